@@ -1,0 +1,3 @@
+from funchost.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""Building the host's ASGI application, for funchost's own server or any ASGI server.
+
+    uvicorn --factory funchost.asgi:app_from_environment   # FUNCHOST_APP_DIR=/path/to/app
+
+`create_app()` is the same from Python.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from funchost.config import PRODUCTION, HostConfig, load_config
+from funchost.host import Host
+from funchost.http.app import HostApp
+from funchost.invocation.logs import configure_logging
+
+CONFIG_ENV = "FUNCHOST_CONFIG"
+
+
+def create_app(config: HostConfig, *, configure_logs: bool = True) -> HostApp:
+    if configure_logs:
+        configure_logging(debug=config.debug_logging, verbose=config.verbose)
+    return HostApp(Host(config))
+
+
+def app_from_environment() -> HostApp:
+    """The app described by FUNCHOST_CONFIG (JSON of `load_config` arguments) or
+    FUNCHOST_APP_DIR; used by `funchost serve --workers N` in each worker process."""
+    raw = os.environ.get(CONFIG_ENV)
+    options: dict[str, Any] = json.loads(raw) if raw else {}
+    app_dir = options.pop("app_dir", None) or os.environ.get("FUNCHOST_APP_DIR") or "."
+    options.setdefault("mode", PRODUCTION)
+    return create_app(load_config(app_dir, **options))

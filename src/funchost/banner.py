@@ -1,0 +1,41 @@
+"""The start-up listing of functions, in the Core Tools style."""
+
+from __future__ import annotations
+
+from funchost.config import HostConfig
+from funchost.http.app import route_template
+from funchost.indexing.index import AppIndex
+
+ALL_METHODS = ("GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS")
+
+
+def base_url(config: HostConfig) -> str:
+    host = config.host
+    if host in ("127.0.0.1", "0.0.0.0", "::", "::1", ""):
+        host = "localhost"
+    return f"http://{host}:{config.port}"
+
+
+def render_banner(config: HostConfig, index: AppIndex) -> str:
+    lines = ["", "Functions:", ""]
+    url = base_url(config)
+    for spec in index.functions:
+        if spec.is_http:
+            methods = spec.trigger.get("methods") or ALL_METHODS
+            shown = ",".join(str(m).upper() for m in methods)
+            target = f"[{shown}] {url}/{route_template(config.host_options.route_prefix, spec)}"
+        else:
+            target = spec.trigger.type
+        suffix = " (disabled)" if spec.disabled else ""
+        lines.append(f"\t{spec.name}: {target}{suffix}")
+        lines.append("")
+    if not index.functions:
+        lines.append("\tNo functions loaded.")
+        lines.append("")
+    if index.failed:
+        lines.append("Functions that failed to load:")
+        lines.append("")
+        for failed in index.failed:
+            lines.append(f"\t{failed.name} ({failed.file}): {failed.reason}")
+            lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,139 @@
+"""HTTP trigger and output: between ASGI messages and the library's `http` Datum shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from http.cookies import SimpleCookie
+from typing import Any
+
+from azure.functions import meta
+
+TEXT_PLAIN = b"text/plain; charset=utf-8"
+_RESPONSE_KEYS = {
+    "body",
+    "status",
+    "statuscode",
+    "headers",
+    "cookies",
+    "israw",
+    "enablecontentnegotiation",
+}
+
+
+def _s(value: str) -> meta.Datum:
+    return meta.Datum(value, "string")
+
+
+def request_datum(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    query: dict[str, str],
+    route_params: dict[str, str],
+    body: bytes,
+) -> meta.Datum:
+    """The Datum the worker would receive for an HTTP request."""
+    return meta.Datum(
+        {
+            "method": _s(method),
+            "url": _s(url),
+            "headers": {k: _s(v) for k, v in headers.items()},
+            "query": {k: _s(v) for k, v in query.items()},
+            "params": {k: _s(v) for k, v in route_params.items()},
+            "body": meta.Datum(body, "bytes"),
+        },
+        "http",
+    )
+
+
+def join_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+    """Header names lower-cased; repeated headers joined by commas, as the host passes them."""
+    headers: dict[str, str] = {}
+    for name, value in raw:
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        headers[key] = f"{headers[key]},{text}" if key in headers else text
+    return headers
+
+
+class HttpResponseParts:
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def _body_bytes(datum: Any) -> bytes:
+    if datum is None:
+        return b""
+    value = datum.value if isinstance(datum, meta.Datum) else datum
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return json.dumps(value).encode("utf-8")
+
+
+def _from_response_object(obj: dict[str, Any]) -> HttpResponseParts:
+    """A JSON object string with a `body` key, read as a response object (as the host does)."""
+    lowered = {k.lower(): v for k, v in obj.items()}
+    status = int(lowered.get("status", lowered.get("statuscode", 200)) or 200)
+    headers: list[tuple[bytes, bytes]] = []
+    has_type = False
+    for k, v in (lowered.get("headers") or {}).items():
+        has_type = has_type or k.lower() == "content-type"
+        headers.append((k.encode("latin-1"), str(v).encode("latin-1")))
+    body = lowered.get("body")
+    if isinstance(body, (dict, list)):
+        data = json.dumps(body).encode("utf-8")
+        if not has_type:
+            headers.append((b"content-type", b"application/json; charset=utf-8"))
+    else:
+        data = b"" if body is None else str(body).encode("utf-8")
+        if not has_type:
+            headers.append((b"content-type", TEXT_PLAIN))
+    return HttpResponseParts(status, headers, data)
+
+
+def response_parts(datum: meta.Datum | None) -> HttpResponseParts:
+    """Status, headers and body for the Datum an HTTP function produced."""
+    if datum is None or datum.value is None:
+        return HttpResponseParts(204, [], b"")
+    if datum.type == "http":
+        value = datum.value
+        status = int(value["status_code"].value) if value.get("status_code") else 200
+        headers = [
+            (name.encode("latin-1"), str(h.value).encode("latin-1"))
+            for name, h in value.get("headers", {}).items()
+        ]
+        for cookie in value.get("cookies") or ():
+            if isinstance(cookie, SimpleCookie):
+                for morsel in cookie.values():
+                    headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
+        return HttpResponseParts(status, headers, _body_bytes(value.get("body")))
+    if datum.type == "string":
+        text = datum.value
+        if text[:1] == "{" and '"' in text:
+            try:
+                obj = json.loads(text)
+            except ValueError:
+                obj = None
+            if (
+                isinstance(obj, dict)
+                and any(k.lower() == "body" for k in obj)
+                and all(k.lower() in _RESPONSE_KEYS for k in obj)
+            ):
+                return _from_response_object(obj)
+        return HttpResponseParts(200, [(b"content-type", TEXT_PLAIN)], text.encode("utf-8"))
+    if datum.type == "bytes":
+        return HttpResponseParts(200, [(b"content-type", b"application/octet-stream")], datum.value)
+    if datum.type == "json":
+        return HttpResponseParts(
+            200, [(b"content-type", b"application/json; charset=utf-8")], _body_bytes(datum)
+        )
+    raise TypeError(f"an HTTP function returned an unsupported value of type {datum.type!r}")

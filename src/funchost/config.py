@@ -1,0 +1,160 @@
+"""`HostConfig`: every setting funchost runs with, read once from files, flags and environment."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from funchost.errors import ConfigError
+from funchost.hostjson import HOST_JSON, HostOptions, read_host_options
+from funchost.settings import apply_settings, is_true, read_local_settings, split_origins
+
+DEVELOPMENT = "development"
+PRODUCTION = "production"
+DEFAULT_BODY_LIMIT = 104_857_600
+
+
+@dataclass(frozen=True)
+class HostConfig:
+    app_dir: Path
+    mode: str = DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = 7071
+    cors_origins: tuple[str, ...] = ()
+    cors_credentials: bool = False
+    functions: tuple[str, ...] = ()
+    enable_auth: bool = False
+    verbose: bool = False
+    workers: int = 1
+    settings: dict[str, str] = field(default_factory=dict)
+    connection_strings: dict[str, str] = field(default_factory=dict)
+    host_options: HostOptions = field(default_factory=HostOptions)
+    secrets_dir: Path | None = None
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == PRODUCTION
+
+    def setting(self, name: str, default: str | None = None) -> str | None:
+        return self.settings.get(name, default)
+
+    @property
+    def thread_count(self) -> int | None:
+        raw = self.setting("PYTHON_THREADPOOL_THREAD_COUNT")
+        if not raw:
+            return None
+        try:
+            count = int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"PYTHON_THREADPOOL_THREAD_COUNT must be a whole number, found {raw!r}"
+            ) from None
+        if count < 1:
+            raise ConfigError("PYTHON_THREADPOOL_THREAD_COUNT must be 1 or more")
+        return count
+
+    @property
+    def request_body_limit(self) -> int:
+        raw = self.setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
+        if not raw:
+            return DEFAULT_BODY_LIMIT
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a number of bytes, found {raw!r}"
+            ) from None
+
+    @property
+    def homepage_disabled(self) -> bool:
+        return is_true(self.setting("AzureWebJobsDisableHomepage"))
+
+    @property
+    def debug_logging(self) -> bool:
+        return is_true(self.setting("PYTHON_ENABLE_DEBUG_LOGGING"))
+
+    @property
+    def worker_extensions_enabled(self) -> bool:
+        raw = self.setting("PYTHON_ENABLE_WORKER_EXTENSIONS")
+        if raw is None or raw == "":
+            return sys.version_info[:2] == (3, 9)
+        return is_true(raw)
+
+    def is_disabled_by_setting(self, function_name: str) -> bool:
+        return is_true(self.setting(f"AzureWebJobs.{function_name}.Disabled"))
+
+
+def load_config(
+    app_dir: str | os.PathLike[str],
+    *,
+    mode: str = DEVELOPMENT,
+    host: str | None = None,
+    port: int | None = None,
+    cors: str | None = None,
+    cors_credentials: bool | None = None,
+    functions: Sequence[str] = (),
+    enable_auth: bool = False,
+    verbose: bool = False,
+    workers: int = 1,
+    environ: MutableMapping[str, str] | None = None,
+) -> HostConfig:
+    """Read host.json, local.settings.json (development only) and the environment.
+
+    The environment is updated the way the real host prepares a worker's environment, so user
+    code and libraries that read it behave as in Azure.
+    """
+    env = os.environ if environ is None else environ
+    root = Path(app_dir).resolve()
+    if not root.is_dir():
+        raise ConfigError(f"app folder {str(app_dir)!r} does not exist")
+    if not (root / HOST_JSON).is_file():
+        raise ConfigError(f"{root}: no host.json found; is this an Azure Functions app folder?")
+    host_options = read_host_options(root)
+    connection_strings: dict[str, str] = {}
+    cors_origins: tuple[str, ...] = ()
+    credentials = False
+    if mode == DEVELOPMENT:
+        local = read_local_settings(root)
+        apply_settings(local.values, env)
+        connection_strings = dict(local.connection_strings)
+        if port is None:
+            port = local.local_http_port
+        cors_origins = local.cors
+        credentials = local.cors_credentials
+    if cors is not None:
+        cors_origins = split_origins(cors)
+    if cors_credentials:
+        credentials = True
+    if port is None:
+        port = (
+            7071
+            if mode == DEVELOPMENT
+            else int(env.get("PORT") or env.get("FUNCTIONS_HTTPWORKER_PORT") or 8080)
+        )
+    if host is None:
+        host = "127.0.0.1" if mode == DEVELOPMENT else "0.0.0.0"
+    env["AzureWebJobsScriptRoot"] = str(root)
+    env.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
+    env.setdefault("FUNCTIONS_EXTENSION_VERSION", "~4")
+    env["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development" if mode == DEVELOPMENT else "Production"
+    env.setdefault("WEBSITE_HOSTNAME", f"localhost:{port}")
+    secrets = env.get("FUNCTIONS_SECRETS_PATH")
+    return HostConfig(
+        app_dir=root,
+        mode=mode,
+        host=host,
+        port=port,
+        cors_origins=cors_origins,
+        cors_credentials=credentials,
+        functions=tuple(functions),
+        enable_auth=enable_auth or mode == PRODUCTION,
+        verbose=verbose,
+        workers=workers,
+        settings=dict(env),
+        connection_strings=connection_strings,
+        host_options=host_options,
+        secrets_dir=Path(secrets) if secrets else None,
+    )

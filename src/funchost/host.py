@@ -1,0 +1,122 @@
+"""`Host`: one loaded function app with everything it runs on, and its lifecycle.
+
+The HTTP front end (`funchost.http.app`), the CLI and the test host all build on this class;
+non-HTTP listeners are started and stopped by it, from the ASGI lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import Any
+
+import azure.functions as func
+
+from funchost import __version__
+from funchost.config import HostConfig
+from funchost.indexing.index import AppIndex, index_app
+from funchost.indexing.spec import FunctionSpec
+from funchost.invocation import extensions
+from funchost.invocation.invoker import InvocationResult, Invoker, TriggerEvent
+from funchost.keys import KeyStore, default_secrets_dir
+
+logger = logging.getLogger("funchost.host")
+
+HOST_VERSION = f"4.0.0-funchost.{__version__}"
+
+
+class Host:
+    def __init__(self, config: HostConfig, index: AppIndex | None = None) -> None:
+        self.config = config
+        self.index = index if index is not None else index_app(config)
+        self.id = uuid.uuid4().hex[:32]
+        self.invoker = Invoker(
+            thread_count=config.thread_count,
+            function_timeout=config.host_options.function_timeout,
+            extensions_enabled=config.worker_extensions_enabled,
+        )
+        self.keys: KeyStore | None = None
+        if config.enable_auth:
+            self.keys = KeyStore(config.secrets_dir or default_secrets_dir(config.app_dir))
+            self.keys.ensure(f.name for f in self.index.functions)
+        if config.worker_extensions_enabled:
+            for spec in self.index.enabled:
+                extensions.run_load_hooks(spec.name, spec.directory)
+        self.state = "Initialized"
+        self.started_at = time.monotonic()
+        self._background: set[asyncio.Task[Any]] = set()
+        self._asgi_middlewares: list[Any] = []
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for middleware in self._find_asgi_middlewares():
+            if await middleware.notify_startup():
+                self._asgi_middlewares.append(middleware)
+            else:
+                logger.error("The ASGI app's lifespan startup failed; its routes still answer.")
+        app = self.index.function_app
+        if isinstance(app, func.AsgiFunctionApp):
+            app.startup_task_done = True
+        self.state = "Running"
+
+    async def stop(self, drain_seconds: float = 30.0) -> None:
+        self.state = "Stopping"
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=drain_seconds)
+        for middleware in reversed(self._asgi_middlewares):
+            try:
+                await middleware.notify_shutdown()
+            except Exception:
+                logger.exception("The ASGI app's lifespan shutdown failed.")
+        self._asgi_middlewares.clear()
+        app = self.index.function_app
+        if isinstance(app, func.AsgiFunctionApp):
+            # Keeps the library's __del__ from starting a second shutdown.
+            app.startup_task_done = False
+        self.invoker.shutdown()
+        self.state = "Stopped"
+
+    def _find_asgi_middlewares(self) -> list[Any]:
+        """The ASGI apps whose lifespan the host runs: AsgiFunctionApp's, and v1 module-level
+        `func.AsgiMiddleware` objects."""
+        found: dict[int, Any] = {}
+        app = self.index.function_app
+        if isinstance(app, func.AsgiFunctionApp):
+            found[id(app.middleware)] = app.middleware
+        for spec in self.index.enabled:
+            module = getattr(spec.callable, "__globals__", {})
+            for value in list(module.values()):
+                if isinstance(value, func.AsgiMiddleware):
+                    found.setdefault(id(value), value)
+            bound = getattr(spec.callable, "__self__", None)
+            if isinstance(bound, func.AsgiMiddleware):
+                found.setdefault(id(bound), bound)
+        return list(found.values())
+
+    # -- running functions -------------------------------------------------------------------
+
+    async def invoke(self, spec: FunctionSpec, event: TriggerEvent) -> InvocationResult:
+        retry = None if spec.is_http else (spec.retry or self.config.host_options.retry)
+        return await self.invoker.invoke(spec, event, retry=retry)
+
+    def invoke_in_background(self, spec: FunctionSpec, event: TriggerEvent) -> None:
+        task = asyncio.get_running_loop().create_task(self.invoke(spec, event))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "version": HOST_VERSION,
+            "versionDetails": f"funchost {__version__}",
+            "platformVersion": "",
+            "instanceId": self.id,
+            "computerName": "",
+            "processUptime": int((time.monotonic() - self.started_at) * 1000),
+            "functionAppContentEditingState": "NotAllowed",
+            "errors": [f"{f.name}: {f.reason}" for f in self.index.failed] or None,
+        }

@@ -1,0 +1,1 @@
+"""Indexing: the only place that knows the two app models (see `funchost.indexing.index`)."""

@@ -1,0 +1,73 @@
+"""Building the `AppIndex` of an app folder, whichever model it is written in.
+
+A function.json ("v1") app and a function_app.py ("v2") app both become one `AppIndex`: the
+functions that loaded (as frozen `FunctionSpec`s), and those that failed, with the reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from funchost.config import HostConfig
+from funchost.errors import ConfigError
+from funchost.indexing.loader import install_app_package, prepare_sys_path
+from funchost.indexing.spec import FailedFunction, FunctionSpec
+from funchost.indexing.v1 import function_folders, read_v1_function
+from funchost.indexing.v2 import read_v2_app, script_name
+
+
+@dataclass
+class AppIndex:
+    model: str
+    functions: list[FunctionSpec] = field(default_factory=list)
+    failed: list[FailedFunction] = field(default_factory=list)
+    function_app: Any = None  # the v2 FunctionApp instance
+
+    @property
+    def enabled(self) -> list[FunctionSpec]:
+        return [f for f in self.functions if not f.disabled]
+
+    def get(self, name: str) -> FunctionSpec | None:
+        lowered = name.lower()
+        for f in self.functions:
+            if f.name.lower() == lowered:
+                return f
+        return None
+
+
+def index_app(config: HostConfig) -> AppIndex:
+    app_dir = config.app_dir
+    wanted = {n.lower() for n in config.functions}
+    disabled_names = {
+        key.split(".", 1)[1].rsplit(".", 1)[0].lower()
+        for key in config.settings
+        if key.lower().startswith("azurewebjobs.")
+        and key.lower().endswith(".disabled")
+        and config.settings[key].strip().lower() in ("1", "true")
+    }
+    prepare_sys_path(app_dir)
+    script = script_name(config.setting("PYTHON_SCRIPT_FILE_NAME"))
+    folders = function_folders(app_dir)
+    if (app_dir / script).is_file():
+        results, app = read_v2_app(app_dir, script, disabled_names)
+        index = AppIndex(model="v2", function_app=app)
+    elif folders:
+        install_app_package(app_dir, (f.name for f in folders))
+        index = AppIndex(model="v1")
+        results = [
+            read_v1_function(app_dir, folder, folder.name.lower() in disabled_names)
+            for folder in folders
+            if not wanted or folder.name.lower() in wanted
+        ]
+    else:
+        raise ConfigError(
+            f"{app_dir}: no functions found: expected {script} (v2 model) or function folders "
+            "holding function.json (v1 model)"
+        )
+    for item in results:
+        if isinstance(item, FailedFunction):
+            index.failed.append(item)
+        elif not wanted or item.name.lower() in wanted:
+            index.functions.append(item)
+    return index

@@ -1,0 +1,81 @@
+"""Indexing decorator ("v2") apps: the FunctionApp instance found in function_app.py."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+
+from funchost.errors import ConfigError, FunctionLoadError
+from funchost.hostjson import parse_retry
+from funchost.indexing.common import build_spec, parse_bindings
+from funchost.indexing.loader import import_hint, import_script
+from funchost.indexing.spec import FailedFunction, FunctionSpec
+
+DEFAULT_SCRIPT = "function_app.py"
+_SCRIPT_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
+
+
+def script_name(setting: str | None) -> str:
+    name = setting or DEFAULT_SCRIPT
+    if not _SCRIPT_NAME.match(name):
+        raise ConfigError(
+            f"PYTHON_SCRIPT_FILE_NAME {name!r} is not a valid Python file name "
+            "(letters, digits, '_' and '-', ending in .py)"
+        )
+    return name
+
+
+def find_function_app(module: Any, script: str) -> Any:
+    apps = [v for v in vars(module).values() if isinstance(v, func.FunctionRegister)]
+    # The same instance may be bound to several names.
+    unique = list({id(a): a for a in apps}.values())
+    if len(unique) > 1:
+        raise FunctionLoadError(
+            "More than one FunctionApp or other top level function app instances are defined."
+        )
+    if not unique:
+        raise FunctionLoadError(f"Could not find top level function app instances in {script}.")
+    return unique[0]
+
+
+def read_v2_app(
+    app_dir: Path, script: str, disabled_names: set[str]
+) -> tuple[list[FunctionSpec | FailedFunction], Any]:
+    """The functions of a v2 app, and its FunctionApp instance (None when it failed)."""
+    try:
+        module = import_script(app_dir, script)
+        app = find_function_app(module, script)
+        functions = app.get_functions()
+    except FunctionLoadError as exc:
+        return [FailedFunction(script, script, str(exc))], None
+    except (Exception, SystemExit) as exc:
+        return [FailedFunction(script, script, import_hint(exc))], None
+    results: list[FunctionSpec | FailedFunction] = []
+    for f in functions:
+        name = f.get_function_name()
+        try:
+            definition = json.loads(f.get_function_json())
+            bindings = parse_bindings(definition.get("bindings"), f"{script} ({name})")
+            retry_raw = f.get_settings_dict("retry_policy")
+            retry = parse_retry(retry_raw, f"{script} ({name})") if retry_raw else None
+            results.append(
+                build_spec(
+                    name=name,
+                    directory=str(app_dir),
+                    script_file=str(app_dir / script),
+                    entry_point=f.get_user_function().__name__,
+                    func=f.get_user_function(),
+                    bindings=bindings,
+                    disabled=name.lower() in disabled_names,
+                    retry=retry,
+                    model="v2",
+                    http_type=getattr(f, "http_type", None),
+                )
+            )
+        except (FunctionLoadError, ConfigError) as exc:
+            results.append(FailedFunction(name, script, str(exc)))
+    return results, app

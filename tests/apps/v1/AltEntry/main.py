@@ -1,0 +1,7 @@
+from shared_code import greet
+
+from . import example
+
+
+def customentry(req):
+    return greet.greet(example.NAME)

@@ -1,0 +1,2 @@
+def main(req):
+    raise ValueError("secret-detail-do-not-leak")

@@ -1,0 +1,5 @@
+from __app__.shared_code.greet import greet
+
+
+def main(req):
+    return greet("deprecated")

@@ -1,0 +1,2 @@
+def main(req):
+    return "should not run"

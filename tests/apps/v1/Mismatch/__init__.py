@@ -1,0 +1,2 @@
+def main(request, extra):
+    return "x"

@@ -1,0 +1,2 @@
+def not_main(req):
+    return "x"

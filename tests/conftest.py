@@ -1,0 +1,139 @@
+"""Shared fixtures: run the real `funchost` command on a free port and talk to it over sockets."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APPS = Path(__file__).resolve().parent / "apps"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningHost:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    _client: httpx.Client | None = field(default=None, repr=False)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client(self) -> httpx.Client:
+        if self._client is None:
+            self._client = httpx.Client(base_url=self.base_url, timeout=30)
+        return self._client
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, timeout: float = 10) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            out = self.output()
+            if text in out:
+                return out
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in host output:\n{self.output()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return int(self.proc.returncode)
+
+
+StartHost = Callable[..., RunningHost]
+
+
+@pytest.fixture
+def host_env(tmp_path: Path) -> dict[str, str]:
+    """An environment for a host process with its own data folder (keys land there)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FUNCTIONS_", "AzureWebJobs"))}
+    env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+@pytest.fixture
+def start_host(tmp_path: Path, host_env: dict[str, str]) -> Iterator[StartHost]:
+    started: list[RunningHost] = []
+
+    def _start(
+        app_dir: Path | str,
+        *args: str,
+        command: str = "start",
+        env: dict[str, str] | None = None,
+        wait: bool = True,
+        timeout: float = 30,
+    ) -> RunningHost:
+        port = free_port()
+        log_path = tmp_path / f"host-{len(started)}.log"
+        full_env = {**host_env, **(env or {})}
+        cmd = [sys.executable, "-m", "funchost", command, str(app_dir), "--port", str(port)]
+        if command in ("start", "serve"):
+            cmd += ["--host", "127.0.0.1"]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(
+                [*cmd, *args], stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT
+            )
+        running = RunningHost(proc, port, log_path)
+        started.append(running)
+        if wait:
+            deadline = time.monotonic() + timeout
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"host exited with {proc.returncode}:\n{running.output()}")
+                try:
+                    if (
+                        httpx.get(f"{running.base_url}/admin/host/ping", timeout=1).status_code
+                        == 200
+                    ):
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"host did not start:\n{running.output()}")
+                time.sleep(0.05)
+        return running
+
+    yield _start
+    for running in started:
+        running.stop()
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "funchost", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
