@@ -137,3 +137,20 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.Com
         cwd=cwd,
         timeout=60,
     )
+
+
+def write_app(root: Path, files: dict[str, str]) -> Path:
+    """Write an app folder from {relative path: text}; host.json is added when missing."""
+    root.mkdir(parents=True, exist_ok=True)
+    files = {"host.json": '{"version": "2.0"}', **files}
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+HTTP_FUNCTION_JSON = (
+    '{"bindings": [{"authLevel": "anonymous", "type": "httpTrigger", "direction": "in",'
+    ' "name": "req"}, {"type": "http", "direction": "out", "name": "$return"}]}'
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -17,6 +18,15 @@ from funchost.indexing.index import index_app
 from funchost.invocation.logs import configure_logging
 
 logger = logging.getLogger("funchost")
+
+
+class HostServer(uvicorn.Server):
+    """uvicorn's server, except that a stop signal ends the process normally (exit 0) once
+    in-flight requests are drained, instead of re-raising the signal."""
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        super().handle_exit(sig, frame)
+        self._captured_signals.clear()
 
 
 def _uvicorn_options(config: HostConfig) -> dict[str, Any]:
@@ -53,6 +63,6 @@ def serve(config: HostConfig, load_options: dict[str, Any]) -> int:
     app = create_app(config, configure_logs=False)
     print(render_banner(config, app.host.index), flush=True)
     uv_config = uvicorn.Config(app, **options)
-    server = uvicorn.Server(uv_config)
+    server = HostServer(uv_config)
     server.run()
     return 0 if server.started else 1

@@ -1,0 +1,636 @@
+"""Shared benchmark machinery: servers on free ports, readiness polling, wrk, RSS sampling.
+
+Used by http_bench.py, cold_start.py and load_test.py (run those, not this). Everything talks
+only to 127.0.0.1, every wait has a timeout, and every server started here is stopped here, by
+its PID (SIGTERM, then SIGKILL if it does not exit in time).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import http.client
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+APPS_DIR = BENCH_DIR / "apps"
+RESULTS_DIR = BENCH_DIR / "results"
+BIN_DIR = Path(sys.executable).parent
+LOCALHOST = "127.0.0.1"
+MIB = 1024 * 1024
+
+# The log line funchost writes per invocation; compacted away unless --keep-logs is given.
+_INVOCATION_LINE = re.compile(r"\] (Executing|Executed) 'Functions\.[^']+' \((\w+)")
+
+
+class BenchError(RuntimeError):
+    """A benchmark could not run (server did not start, wrk failed, ...)."""
+
+
+# --------------------------------------------------------------------------- environment
+
+
+def executable(name: str) -> str:
+    """`name` from the virtualenv running this script, else from PATH."""
+    candidate = BIN_DIR / name
+    if candidate.is_file() and os.access(candidate, os.X_OK):
+        return str(candidate)
+    found = shutil.which(name)
+    if found is None:
+        hint = " (Debian/Ubuntu: apt-get install wrk)" if name == "wrk" else ""
+        raise BenchError(f"{name!r} not found next to {sys.executable} nor on PATH{hint}")
+    return found
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def wrk_version() -> str:
+    try:
+        out = subprocess.run(
+            [executable("wrk"), "-v"], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (BenchError, OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    first = (out.stdout or out.stderr).strip().splitlines()
+    return first[0] if first else "unknown"
+
+
+def machine_info() -> dict[str, Any]:
+    """Where and with what the benchmark ran; goes into every JSON result and markdown block."""
+    load1, load5, load15 = os.getloadavg()
+    return {
+        "date": time.strftime("%Y-%m-%d", time.localtime()),
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime()),
+        "machine": platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "loadavg_at_start": [load1, load5, load15],
+        "versions": {
+            "funchost": _version("funchost"),
+            "uvicorn": _version("uvicorn"),
+            "httptools": _version("httptools"),
+            "uvloop": _version("uvloop"),
+            "azure-functions": _version("azure-functions"),
+            "wrk": wrk_version(),
+        },
+    }
+
+
+def stamp() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.localtime())
+
+
+def install_signal_handlers() -> None:
+    """Turn SIGTERM/SIGHUP into SystemExit so `finally` blocks stop the servers we started."""
+
+    def _exit(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _exit)
+
+
+# --------------------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """How to start one server; "{port}" in `argv` is replaced by the chosen port."""
+
+    key: str
+    label: str
+    argv: tuple[str, ...]
+    path: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    def command(self, port: int) -> list[str]:
+        return [arg.replace("{port}", str(port)) for arg in self.argv]
+
+
+def raw_asgi_spec(key: str = "a") -> ServerSpec:
+    """bench/apps/raw_asgi.py on uvicorn, single process, httptools + uvloop."""
+    return ServerSpec(
+        key=key,
+        label="raw ASGI on uvicorn",
+        argv=(
+            executable("uvicorn"),
+            "--app-dir",
+            str(APPS_DIR),
+            "raw_asgi:app",
+            "--host",
+            LOCALHOST,
+            "--port",
+            "{port}",
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ),
+        path="/",
+    )
+
+
+def funchost_spec(
+    key: str,
+    label: str,
+    app_dir: Path,
+    *,
+    command: str = "serve",
+    path: str = "/api/hello",
+    secrets_dir: Path | None = None,
+) -> ServerSpec:
+    """`funchost serve|start APP --port P --host 127.0.0.1` (one process: --workers 1)."""
+    env: dict[str, str] = {}
+    if secrets_dir is not None and "FUNCTIONS_SECRETS_PATH" not in os.environ:
+        # Keys the production host creates go to a throw-away folder, not the user's data dir.
+        env["FUNCTIONS_SECRETS_PATH"] = str(secrets_dir)
+    return ServerSpec(
+        key=key,
+        label=label,
+        argv=(
+            executable("funchost"),
+            command,
+            str(app_dir),
+            "--port",
+            "{port}",
+            "--host",
+            LOCALHOST,
+        ),
+        path=path,
+        env=env,
+    )
+
+
+_live_servers: set[Server] = set()
+
+
+def _stop_all_live() -> None:
+    for server in list(_live_servers):
+        server.stop()
+
+
+atexit.register(_stop_all_live)
+
+
+def http_status(port: int, path: str, timeout: float = 2.0) -> int | None:
+    """GET http://127.0.0.1:port/path on a fresh connection; the status, or None if no answer."""
+    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers={"Connection": "close"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def rss_bytes(pid: int) -> int | None:
+    """VmRSS of `pid` from /proc/<pid>/status, or None if the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    return None
+
+
+@dataclass
+class LogSummary:
+    path: str
+    lines: int = 0
+    executing: int = 0
+    executed_succeeded: int = 0
+    executed_failed: int = 0
+    other_lines: int = 0
+    compacted: bool = False
+
+
+class Server:
+    """One server process: started with output to a log file, stopped by PID."""
+
+    def __init__(self, spec: ServerSpec, log_dir: Path) -> None:
+        self.spec = spec
+        self.port = 0
+        self.log_path = (
+            log_dir / f"{spec.key}-{re.sub(r'[^A-Za-z0-9]+', '-', spec.label).strip('-')}.log"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.returncode: int | None = None
+        self.exited_early = False
+        self.killed = False
+
+    @property
+    def pid(self) -> int:
+        if self.proc is None:
+            raise BenchError(f"{self.spec.label} is not running")
+        return self.proc.pid
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOCALHOST}:{self.port}{self.spec.path}"
+
+    def start(self) -> None:
+        self.port = free_port()
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.spec.env}
+        with open(self.log_path, "wb") as log:
+            self.started_at = time.perf_counter()
+            self.proc = subprocess.Popen(
+                self.spec.command(self.port),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO_ROOT,
+                start_new_session=True,  # our Ctrl-C reaches us; we stop it ourselves
+            )
+        _live_servers.add(self)
+
+    def wait_ready(self, timeout: float = 30.0, interval: float = 0.001) -> float:
+        """Poll GET url (fresh connection each try) until 200; seconds since start()."""
+        deadline = self.started_at + timeout
+        while True:
+            status = http_status(self.port, self.spec.path)
+            now = time.perf_counter()
+            if status == 200:
+                return now - self.started_at
+            if self.proc is not None and self.proc.poll() is not None:
+                self.exited_early = True
+                raise BenchError(
+                    f"{self.spec.label} exited with code {self.proc.returncode} before answering"
+                    f"; log {self.log_path}:\n{self.log_tail()}"
+                )
+            if now > deadline:
+                raise BenchError(
+                    f"{self.spec.label} did not answer 200 on {self.url} within {timeout:.0f} s"
+                    f" (last status {status}); log {self.log_path}:\n{self.log_tail()}"
+                )
+            time.sleep(interval)
+
+    def is_running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def rss(self) -> int | None:
+        return rss_bytes(self.pid) if self.is_running() else None
+
+    def stop(self, timeout: float = 40.0) -> int | None:
+        """SIGTERM by PID, wait, SIGKILL by PID if still alive; the exit code."""
+        proc = self.proc
+        if proc is None or self.returncode is not None:
+            return self.returncode
+        _live_servers.discard(self)
+        if proc.poll() is not None:
+            self.exited_early = True  # it ended before we asked it to
+        else:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.killed = True
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+        self.returncode = proc.returncode
+        return self.returncode
+
+    @property
+    def stopped_cleanly(self) -> bool:
+        """Ran until we stopped it and exited by itself after SIGTERM (0, or -15: uvicorn
+        re-raises the signal after its graceful shutdown)."""
+        return (
+            not self.exited_early
+            and not self.killed
+            and self.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
+        )
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            with open(self.log_path, "rb") as log:
+                log.seek(0, os.SEEK_END)
+                size = log.tell()
+                log.seek(max(0, size - 64 * 1024))
+                text = log.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def summarize_log(self, keep: bool = False, max_other_lines: int = 2000) -> LogSummary:
+        """Count funchost's per-invocation lines; unless `keep`, rewrite the log without them.
+
+        Under load funchost writes two lines per request (Executing/Executed), hundreds of MB
+        per minute; the compacted log keeps every other line (banner, warnings, tracebacks).
+        """
+        summary = LogSummary(path=str(self.log_path))
+        others: list[str] = []
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as log:
+                for line in log:
+                    summary.lines += 1
+                    match = _INVOCATION_LINE.search(line)
+                    if match is None:
+                        summary.other_lines += 1
+                        if len(others) < max_other_lines:
+                            others.append(line)
+                    elif match.group(1) == "Executing":
+                        summary.executing += 1
+                    elif match.group(2) == "Succeeded":
+                        summary.executed_succeeded += 1
+                    else:
+                        summary.executed_failed += 1
+                        summary.other_lines += 1
+                        if len(others) < max_other_lines:
+                            others.append(line)
+        except FileNotFoundError:
+            return summary
+        if not keep and summary.executing:
+            header = (
+                f"# compacted by bench/harness.py: {summary.lines} lines, "
+                f"{summary.executing} 'Executing', {summary.executed_succeeded} 'Executed "
+                f"(Succeeded)' lines removed; {summary.executed_failed} 'Executed (Failed)' "
+                f"kept; first {max_other_lines} other lines kept (--keep-logs keeps all)\n"
+            )
+            tmp = self.log_path.with_suffix(".tmp")
+            tmp.write_text(header + "".join(others), encoding="utf-8")
+            tmp.replace(self.log_path)
+            summary.compacted = True
+        return summary
+
+
+@contextlib.contextmanager
+def running(spec: ServerSpec, log_dir: Path, ready_timeout: float = 30.0) -> Iterator[Server]:
+    """Start `spec`, wait for a 200, yield it; always stopped (by PID) on the way out."""
+    server = Server(spec, log_dir)
+    server.start()
+    try:
+        server.wait_ready(timeout=ready_timeout, interval=0.01)
+        yield server
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------- wrk
+
+_TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}
+
+
+def _to_ms(value: str, unit: str) -> float:
+    return float(value) * _TIME_UNITS[unit]
+
+
+@dataclass
+class WrkResult:
+    command: list[str]
+    requests: int
+    duration_s: float
+    requests_per_sec: float
+    latency_avg_ms: float | None
+    latency_max_ms: float | None
+    latency_p50_ms: float | None
+    latency_p75_ms: float | None
+    latency_p90_ms: float | None
+    latency_p99_ms: float | None
+    socket_errors: dict[str, int]
+    non_2xx_3xx: int
+    output: str
+
+    @property
+    def socket_error_count(self) -> int:
+        return sum(self.socket_errors.values())
+
+    @property
+    def errors(self) -> int:
+        """Socket errors of every kind (connect, read, write, timeout) + non-2xx/3xx."""
+        return self.socket_error_count + self.non_2xx_3xx
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["errors"] = self.errors
+        return data
+
+
+def parse_wrk(output: str, command: list[str]) -> WrkResult:
+    total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h),", output)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    if total is None or rate is None:
+        raise BenchError(f"could not parse wrk output:\n{output}")
+    pct: dict[str, float] = {}
+    for m in re.finditer(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m|h)\s*$", output, re.M):
+        pct[m.group(1)] = _to_ms(m.group(2), m.group(3))
+    lat = re.search(r"Latency\s+([\d.]+)(us|ms|s|m|h)\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m|h)", output)
+    sock = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    socket_errors = {"connect": 0, "read": 0, "write": 0, "timeout": 0}
+    if sock is not None:
+        for name, value in zip(socket_errors, sock.groups(), strict=True):
+            socket_errors[name] = int(value)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    return WrkResult(
+        command=command,
+        requests=int(total.group(1)),
+        duration_s=_to_ms(total.group(2), total.group(3)) / 1e3,
+        requests_per_sec=float(rate.group(1)),
+        latency_avg_ms=_to_ms(lat.group(1), lat.group(2)) if lat else None,
+        latency_max_ms=_to_ms(lat.group(3), lat.group(4)) if lat else None,
+        latency_p50_ms=pct.get("50"),
+        latency_p75_ms=pct.get("75"),
+        latency_p90_ms=pct.get("90"),
+        latency_p99_ms=pct.get("99"),
+        socket_errors=socket_errors,
+        non_2xx_3xx=int(non_2xx.group(1)) if non_2xx else 0,
+        output=output,
+    )
+
+
+def run_wrk(
+    url: str,
+    *,
+    duration: float,
+    connections: int,
+    threads: int = 1,
+    timeout_s: float = 2.0,
+    latency: bool = True,
+) -> WrkResult:
+    """Run wrk against `url` for `duration` seconds and parse what it prints."""
+    if connections < threads:
+        raise BenchError("wrk needs at least as many connections as threads")
+    command = [
+        executable("wrk"),
+        f"--threads={threads}",
+        f"--connections={connections}",
+        f"--duration={max(1, round(duration))}s",
+        f"--timeout={max(1, round(timeout_s))}s",
+    ]
+    if latency:
+        command.append("--latency")
+    command.append(url)
+    try:
+        done = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=duration + timeout_s + 60,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"wrk did not finish: {' '.join(command)}") from exc
+    if done.returncode != 0:
+        raise BenchError(
+            f"wrk exited {done.returncode}: {' '.join(command)}\n{done.stdout}{done.stderr}"
+        )
+    return parse_wrk(done.stdout, command)
+
+
+# --------------------------------------------------------------------------- RSS sampling
+
+
+class RssSampler:
+    """Samples a process's VmRSS every `interval` seconds on a background thread."""
+
+    def __init__(self, pid: int, interval: float = 1.0) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []  # (seconds since start, bytes)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+        self._t0 = 0.0
+
+    def _run(self) -> None:
+        tick = 0
+        while True:
+            value = rss_bytes(self.pid)
+            if value is not None:
+                self.samples.append((time.perf_counter() - self._t0, value))
+            tick += 1
+            delay = self._t0 + tick * self.interval - time.perf_counter()
+            if self._stop.wait(max(0.0, delay)):
+                return
+
+    def start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._thread.start()
+
+    def stop(self) -> list[tuple[float, int]]:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return self.samples
+
+
+# --------------------------------------------------------------------------- reporting
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else float("nan")
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "MISS"
+
+
+def fmt(value: float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return str(value)
+    if value != value:  # NaN
+        return "-"
+    return f"{value:.{digits}f}"
+
+
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Aligned plain-text table; the first column left-aligned, the others right-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            cell.ljust(widths[i]) if i == 0 else cell.rjust(widths[i])
+            for i, cell in enumerate(cells)
+        ]
+        return "  ".join(parts).rstrip()
+
+    out = [line(headers), line(["-" * w for w in widths])]
+    out.extend(line(row) for row in rows)
+    return "\n".join(out)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out.extend("| " + " | ".join(row) + " |" for row in rows)
+    return "\n".join(out)
+
+
+def machine_cells(info: Mapping[str, Any]) -> list[str]:
+    """The date/machine/CPUs/Python cells that start every markdown row."""
+    return [str(info["date"]), str(info["machine"]), str(info["cpu_count"]), str(info["python"])]
+
+
+MACHINE_HEADERS = ["Date", "Machine", "CPUs", "Python"]
+
+
+def write_json(kind: str, run_stamp: str, data: Mapping[str, Any]) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / f"{kind}-{run_stamp}.json"
+    path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def log_dir_for(kind: str, run_stamp: str) -> Path:
+    path = RESULTS_DIR / "logs" / f"{kind}-{run_stamp}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@contextlib.contextmanager
+def temp_dir(prefix: str) -> Iterator[Path]:
+    with tempfile.TemporaryDirectory(prefix=prefix) as name:
+        yield Path(name)
+
+
+def say(message: str = "") -> None:
+    print(message, flush=True)

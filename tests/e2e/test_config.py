@@ -1,0 +1,306 @@
+"""Settings files, bad input and host options, each through the real command."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import HTTP_FUNCTION_JSON, StartHost, free_port, run_cli, write_app
+
+V2_HELLO = """
+import azure.functions as func
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="hello")
+def hello(req: func.HttpRequest) -> str:
+    return "hi"
+"""
+
+
+def _start_error(app: Path, host_env: dict[str, str], *args: str) -> str:
+    result = run_cli("start", str(app), "--port", str(free_port()), *args, env=host_env)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
+
+
+def test_malformed_host_json_stops_with_file_and_position(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    app = write_app(
+        tmp_path / "app", {"host.json": '{"version": "2.0",\n  "x": }', "function_app.py": V2_HELLO}
+    )
+    line = _start_error(app, host_env)
+    assert line.startswith("funchost: error: host.json: invalid JSON at line 2, column 8:")
+
+
+def test_malformed_local_settings_stops_with_file_and_position(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {"local.settings.json": '{"Values": {"A": "1",}}', "function_app.py": V2_HELLO},
+    )
+    line = _start_error(app, host_env)
+    assert line.startswith(
+        "funchost: error: local.settings.json: invalid JSON at line 1, column 22:"
+    )
+
+
+def test_encrypted_local_settings_gives_a_clear_error(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "local.settings.json": '{"IsEncrypted": true, "Values": {"A": "AQAAANCMnd8BFdERjHoAwE"}}',
+            "function_app.py": V2_HELLO,
+        },
+    )
+    line = _start_error(app, host_env)
+    assert "local.settings.json: IsEncrypted is true" in line
+    assert "AQAAANCMnd8BFdERjHoAwE" not in line
+
+
+def test_missing_host_json_is_reported(tmp_path: Path, host_env: dict[str, str]) -> None:
+    app = tmp_path / "empty"
+    app.mkdir()
+    assert "no host.json found" in _start_error(app, host_env)
+
+
+def test_invalid_function_timeout_is_reported(tmp_path: Path, host_env: dict[str, str]) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {"host.json": '{"functionTimeout": "five minutes"}', "function_app.py": V2_HELLO},
+    )
+    assert "host.json: functionTimeout 'five minutes' is not a TimeSpan" in _start_error(
+        app, host_env
+    )
+
+
+def test_invalid_script_file_setting_is_reported(tmp_path: Path, host_env: dict[str, str]) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": V2_HELLO})
+    env = {**host_env, "PYTHON_SCRIPT_FILE_NAME": "../evil.py"}
+    result = run_cli("start", str(app), "--port", str(free_port()), env=env)
+    assert result.returncode == 2
+    assert "PYTHON_SCRIPT_FILE_NAME '../evil.py' is not a valid Python file name" in result.stderr
+
+
+def test_custom_script_file_name(start_host: StartHost, tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"app_main.py": V2_HELLO})
+    host = start_host(app, env={"PYTHON_SCRIPT_FILE_NAME": "app_main.py"})
+    assert host.client.get("/api/hello").text == "hi"
+
+
+def test_two_function_apps_fail_with_the_worker_message(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    code = V2_HELLO + "\nsecond = func.FunctionApp()\n"
+    host = start_host(write_app(tmp_path / "app", {"function_app.py": code}))
+    assert (
+        "More than one FunctionApp or other top level function app instances are defined."
+        in host.output()
+    )
+
+
+def test_no_function_app_fails_with_the_worker_message(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    host = start_host(write_app(tmp_path / "app", {"function_app.py": "x = 1\n"}))
+    assert "Could not find top level function app instances in function_app.py." in host.output()
+
+
+def test_local_settings_port_cors_and_values(
+    start_host: StartHost, tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    port = free_port()
+    app = write_app(
+        tmp_path / "app",
+        {
+            "function_app.py": V2_HELLO,
+            "local.settings.json": (
+                '{"Values": {"X": "1"}, "Host": {"LocalHttpPort": ' + str(port) + ", "
+                '"CORS": "https://a.example, https://b.example", "CORSCredentials": true}}'
+            ),
+        },
+    )
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    log = tmp_path / "log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "funchost", "start", str(app)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=host_env,
+            cwd=ROOT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx.get(
+                    f"http://127.0.0.1:{port}/api/hello", headers={"Origin": "https://b.example"}
+                )
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+        assert r.text == "hi"
+        assert r.headers["access-control-allow-origin"] == "https://b.example"
+        assert r.headers["access-control-allow-credentials"] == "true"
+        other = httpx.get(
+            f"http://127.0.0.1:{port}/api/hello", headers={"Origin": "https://evil.example"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+        pre = httpx.options(
+            f"http://127.0.0.1:{port}/api/hello",
+            headers={
+                "Origin": "https://a.example",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
+        assert pre.status_code == 204
+        assert pre.headers["access-control-allow-methods"] == "POST"
+        assert pre.headers["access-control-allow-headers"] == "content-type"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_cors_flag_with_wildcard(start_host: StartHost, tmp_path: Path) -> None:
+    host = start_host(write_app(tmp_path / "app", {"function_app.py": V2_HELLO}), "--cors", "*")
+    r = host.client.get("/api/hello", headers={"Origin": "https://x.example"})
+    assert r.headers["access-control-allow-origin"] == "*"
+
+
+def test_request_body_limit_gives_413(start_host: StartHost, tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "Echo/function.json": HTTP_FUNCTION_JSON,
+            "Echo/__init__.py": "def main(req):\n    return str(len(req.get_body()))\n",
+        },
+    )
+    host = start_host(app, env={"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1000"})
+    assert host.client.post("/api/Echo", content=b"x" * 1000).text == "1000"
+    r = host.client.post("/api/Echo", content=b"x" * 1001)
+    assert r.status_code == 413 and r.content == b""
+
+    def chunks():
+        for _ in range(10):
+            yield b"y" * 200
+
+    assert host.client.post("/api/Echo", content=chunks()).status_code == 413
+
+
+def test_homepage_can_be_disabled(start_host: StartHost, tmp_path: Path) -> None:
+    host = start_host(
+        write_app(tmp_path / "app", {"function_app.py": V2_HELLO}),
+        env={"AzureWebJobsDisableHomepage": "true"},
+    )
+    r = host.client.get("/")
+    assert r.status_code == 204
+
+
+def test_functions_flag_loads_only_the_named_functions(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "A/function.json": HTTP_FUNCTION_JSON,
+            "A/__init__.py": "def main(req):\n    return 'a'\n",
+            "B/function.json": HTTP_FUNCTION_JSON,
+            "B/__init__.py": "raise RuntimeError('B imported')\n",
+        },
+    )
+    host = start_host(app, "--functions", "A")
+    assert host.client.get("/api/A").text == "a"
+    assert host.client.get("/api/B").status_code == 404
+    assert "B imported" not in host.output()
+
+
+def test_python_packages_folder_is_on_sys_path(start_host: StartHost, tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            ".python_packages/lib/site-packages/vendored_pkg/__init__.py": "VALUE = 'vendored'\n",
+            "F/function.json": HTTP_FUNCTION_JSON,
+            "F/__init__.py": "import vendored_pkg\n\ndef main(req):\n    return vendored_pkg.VALUE\n",
+        },
+    )
+    host = start_host(app)
+    assert host.client.get("/api/F").text == "vendored"
+
+
+def test_debug_logging_setting_shows_debug_records(start_host: StartHost, tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "F/function.json": HTTP_FUNCTION_JSON,
+            "F/__init__.py": "import logging\n\ndef main(req):\n    logging.debug('dbg-line')\n    return 'ok'\n",
+        },
+    )
+    host = start_host(app, env={"PYTHON_ENABLE_DEBUG_LOGGING": "1"})
+    host.client.get("/api/F")
+    host.wait_for_output("[F] dbg-line")
+
+
+def test_function_timeout_cancels_async_and_fails_sync(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "host.json": '{"version": "2.0", "functionTimeout": "00:00:01"}',
+            "function_app.py": """
+import asyncio, time, logging
+import azure.functions as func
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="async")
+async def slow_async(req: func.HttpRequest) -> str:
+    try:
+        await asyncio.sleep(5)
+    except asyncio.CancelledError:
+        logging.info("async-cancelled")
+        raise
+    return "late"
+
+@app.route(route="sync")
+def slow_sync(req: func.HttpRequest) -> str:
+    time.sleep(2)
+    logging.info("sync-finished-late")
+    return "late"
+
+@app.route(route="fast")
+def fast(req: func.HttpRequest) -> str:
+    return "fast"
+""",
+        },
+    )
+    host = start_host(app)
+    started = time.monotonic()
+    r = host.client.get("/api/async")
+    assert r.status_code == 500 and r.content == b""
+    assert time.monotonic() - started < 3
+    host.wait_for_output("async-cancelled")
+    assert "Timeout value of 00:00:01 exceeded by function 'Functions.slow_async'" in host.output()
+    r = host.client.get("/api/sync")
+    assert r.status_code == 500
+    host.wait_for_output("Timeout value of 00:00:01 exceeded by function 'Functions.slow_sync'")
+    host.wait_for_output("sync-finished-late")
+    assert host.client.get("/api/fast").text == "fast"
+
+
+def test_port_and_workers_flags_are_validated(host_env: dict[str, str]) -> None:
+    result = run_cli("start", ".", "--port", "70000", env=host_env)
+    assert result.returncode == 2 and "port 70000 is out of range" in result.stderr

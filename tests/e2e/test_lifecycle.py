@@ -1,0 +1,132 @@
+"""Stopping, draining, several worker processes, and the host as a plain ASGI app."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import APPS, ROOT, StartHost, free_port, write_app
+
+SLOW_APP = """
+import os, signal, time
+import azure.functions as func
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="slow")
+def slow(req: func.HttpRequest) -> str:
+    time.sleep(float(req.params.get("s", "1.5")))
+    return "drained"
+
+@app.route(route="pid")
+def pid(req: func.HttpRequest) -> str:
+    return str(os.getpid())
+
+@app.route(route="crash")
+def crash(req: func.HttpRequest) -> str:
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_sigterm_drains_in_flight_requests_then_exits_0(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    host = start_host(write_app(tmp_path / "app", {"function_app.py": SLOW_APP}), command="serve")
+    result: dict[str, httpx.Response] = {}
+    t = threading.Thread(
+        target=lambda: result.update(r=httpx.get(f"{host.base_url}/api/slow", timeout=30))
+    )
+    t.start()
+    time.sleep(0.5)
+    host.proc.send_signal(signal.SIGTERM)
+    t.join(30)
+    assert result["r"].status_code == 200 and result["r"].text == "drained"
+    assert host.proc.wait(30) == 0
+
+
+def _pids(base_url: str, n: int) -> set[str]:
+    # New connections spread over the worker processes sharing the socket.
+    return {
+        httpx.get(f"{base_url}/api/pid", headers={"connection": "close"}).text for _ in range(n)
+    }
+
+
+def test_serve_workers_share_one_port_and_replace_a_crashed_worker(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    host = start_host(
+        write_app(tmp_path / "app", {"function_app.py": SLOW_APP}),
+        "--workers",
+        "2",
+        command="serve",
+    )
+    deadline = time.monotonic() + 30
+    pids: set[str] = set()
+    while len(pids) < 2 and time.monotonic() < deadline:
+        pids |= _pids(host.base_url, 10)
+    assert len(pids) == 2, pids
+    with contextlib.suppress(httpx.TransportError):
+        httpx.get(f"{host.base_url}/api/crash", timeout=10)
+    # The supervisor notices the dead worker and starts another.
+    deadline = time.monotonic() + 30
+    new_pids: set[str] = set()
+    while time.monotonic() < deadline:
+        new_pids = set()
+        for _ in range(20):
+            with contextlib.suppress(httpx.TransportError):
+                new_pids |= _pids(host.base_url, 1)
+        alive = {p for p in new_pids if Path(f"/proc/{p}").exists()}
+        if len(alive) == 2 and new_pids - pids:
+            break
+        time.sleep(0.5)
+    assert len(new_pids - pids) >= 1, (pids, new_pids)
+    host.proc.send_signal(signal.SIGTERM)
+    assert host.proc.wait(30) == 0
+
+
+def test_the_host_runs_under_a_plain_asgi_server(tmp_path: Path, host_env: dict[str, str]) -> None:
+    port = free_port()
+    env = {**host_env, "FUNCHOST_APP_DIR": str(APPS / "v2")}
+    log = tmp_path / "uvicorn.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--factory",
+                "funchost.asgi:app_from_environment",
+                "--port",
+                str(port),
+                "--http",
+                "h11",
+                "--loop",
+                "asyncio",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=ROOT,
+        )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/hello?name=asgi")
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+        assert r.text == "Hello, asgi!"
+        # Production mode by default: keys enforced.
+        assert httpx.get(f"http://127.0.0.1:{port}/api/secure").status_code == 401
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(20)
