@@ -293,7 +293,7 @@ def fast(req: func.HttpRequest) -> str:
     assert r.status_code == 500 and r.content == b""
     assert time.monotonic() - started < 3
     host.wait_for_output("async-cancelled")
-    assert "Timeout value of 00:00:01 exceeded by function 'Functions.slow_async'" in host.output()
+    host.wait_for_output("Timeout value of 00:00:01 exceeded by function 'Functions.slow_async'")
     r = host.client.get("/api/sync")
     assert r.status_code == 500
     host.wait_for_output("Timeout value of 00:00:01 exceeded by function 'Functions.slow_sync'")

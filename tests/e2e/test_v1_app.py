@@ -142,7 +142,7 @@ def test_alternate_entry_point_relative_and_absolute_imports(v1: RunningHost) ->
 
 def test_deprecated_app_import_works_and_warns(v1: RunningHost) -> None:
     assert v1.client.get("/api/Deprecated").text == "Hello, deprecated!"
-    assert "Importing 'shared_code' through '__app__' is deprecated" in v1.output()
+    v1.wait_for_output("Importing 'shared_code' through '__app__' is deprecated")
 
 
 def test_disabled_functions_answer_404(v1: RunningHost) -> None:

@@ -34,7 +34,7 @@ from funchost.invocation.context import (
     TraceContext,
     child_traceparent,
 )
-from funchost.invocation.logs import current_invocation
+from funchost.invocation.logs import current_invocation, host_record
 from funchost.timespan import format_timespan
 
 logger = logging.getLogger("funchost.invocation")
@@ -193,14 +193,12 @@ class Invoker:
             )
         finally:
             duration = int((time.perf_counter() - started) * 1000)
-            if logger.isEnabledFor(logging.INFO):
-                logger.info(
-                    "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)",
-                    spec.name,
-                    "Succeeded" if result.succeeded else "Failed",
-                    invocation_id,
-                    duration,
-                )
+            host_record(
+                logger,
+                f"Executed 'Functions.{spec.name}' "
+                f"({'Succeeded' if result.succeeded else 'Failed'}, Id={invocation_id}, "
+                f"Duration={duration}ms)",
+            )
             current_invocation.reset(token)
         return result
 
@@ -230,8 +228,10 @@ class Invoker:
             if timeout is None:
                 return await coro
             try:
-                return await asyncio.wait_for(coro, timeout)
-            except asyncio.TimeoutError:
+                # A deadline on the current task, not a new task per invocation (wait_for).
+                async with asyncio.timeout(timeout):
+                    return await coro
+            except TimeoutError:
                 raise self._timeout(spec, context, timeout) from None
         loop = asyncio.get_running_loop()
         future = loop.run_in_executor(
@@ -247,8 +247,9 @@ class Invoker:
             return await future
         try:
             # The thread cannot be stopped; its result is discarded when it ends.
-            return await asyncio.wait_for(future, timeout)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
             raise self._timeout(spec, context, timeout) from None
 
     def _timeout(

@@ -6,8 +6,10 @@ function), so a root-logger record made anywhere inside user code is shown with 
 
 from __future__ import annotations
 
+import atexit
 import logging
 import sys
+import threading
 import time
 from contextvars import ContextVar
 from typing import TextIO
@@ -36,10 +38,16 @@ class InvocationTagFilter(logging.Filter):
 class HostFormatter(logging.Formatter):
     """`[2024-01-02T03:04:05.678Z] [Function] message`, the Core Tools console style."""
 
+    _second = -1
+    _stamp = ""
+
     def format(self, record: logging.LogRecord) -> str:
         t = record.created
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
-        millis = int((t - int(t)) * 1000)
+        second = int(t)
+        if second != self._second:
+            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+        stamp = self._stamp
+        millis = int((t - second) * 1000)
         message = record.getMessage()
         name = getattr(record, "function_name", "")
         prefix = f"[{stamp}.{millis:03d}Z] "
@@ -53,13 +61,69 @@ class HostFormatter(logging.Formatter):
         return text
 
 
+class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to a terminal at once; to a file or pipe in batches.
+
+    Two lines per invocation written and flushed one by one cost more than the invocation
+    itself under load, so when nobody watches a terminal, lines are buffered and flushed every
+    `interval` seconds (and at exit) by a background thread.
+    """
+
+    def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
+        super().__init__(stream)
+        self.interactive = bool(getattr(stream, "isatty", lambda: False)())
+        self.interval = interval
+        self._pending: list[str] = []
+        self._flusher: threading.Thread | None = None
+        if not self.interactive:
+            atexit.register(self.flush)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        if self.interactive:
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            return
+        self._pending.append(text)
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="log-flush")
+            self._flusher.start()
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        with self.lock:  # type: ignore[union-attr]
+            pending, self._pending = self._pending, []
+            try:
+                self.stream.write("\n".join(pending) + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass
+
+    def _flush_loop(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            self.flush()
+
+
+def host_record(logger: logging.Logger, message: str) -> None:
+    """Log an INFO line without the caller lookup that `logger.info` does (hot path)."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, message, (), None))
+
+
 def configure_logging(*, debug: bool, verbose: bool, stream: TextIO | None = None) -> None:
     """Install the host handler on the root logger once per process."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, _CONFIGURED_MARK, False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stdout)
+    handler = ConsoleHandler(stream or sys.stdout)
     setattr(handler, _CONFIGURED_MARK, True)
     handler.addFilter(InvocationTagFilter())
     handler.setFormatter(HostFormatter())
