@@ -70,7 +70,7 @@ def run_one(
     log = server.summarize_log(keep=args.keep_logs)
     h.say(
         f"  [{spec.key}] {result.requests_per_sec:,.0f} req/s, p50 {h.fmt(result.latency_p50_ms)}"
-        f" ms, p99 {h.fmt(result.latency_p99_ms)} ms, errors {result.errors}, exit {returncode}"
+        f" ms, p99 {h.fmt(result.latency_p99_ms)} ms, errors {result.errors}, exit {returncode} ({'clean stop' if server.stopped_cleanly else 'NOT a clean stop'})"
     )
     if not alive or not server.stopped_cleanly:
         h.say(

@@ -125,7 +125,7 @@ def run_one(spec: h.ServerSpec, args: argparse.Namespace, log_dir: Path) -> dict
     h.say(
         f"[{spec.key}] {result.requests:,} requests ({result.requests_per_sec:,.0f} req/s), "
         f"errors {result.errors}, RSS {start_rss / h.MIB:.1f} -> max {max_rss / h.MIB:.1f} -> "
-        f"end {end_rss / h.MIB:.1f} MiB, exit {returncode}"
+        f"end {end_rss / h.MIB:.1f} MiB, exit {returncode} ({'clean stop' if server.stopped_cleanly else 'NOT a clean stop'})"
     )
     if not up:
         h.say(

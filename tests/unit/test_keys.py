@@ -4,7 +4,6 @@ import json
 import os
 import re
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -465,20 +464,6 @@ def test_encrypted_keys_are_refused_naming_the_file(secrets_dir: Path, where: st
             "fn" if where == "function" else where, "master" if where == "master" else "x"
         )
     assert "CfDJ8" in path.read_text(encoding="utf-8")  # never overwritten
-
-
-@pytest.mark.skipif(not POSIX or sys.platform == "darwin", reason="POSIX permissions")
-def test_unwritable_folder_is_an_error_naming_it(tmp_path: Path):
-    if os.geteuid() == 0:
-        pytest.skip("root ignores permissions")
-    locked = tmp_path / "locked"
-    locked.mkdir(mode=0o500)
-    locked.chmod(0o500)
-    try:
-        with pytest.raises(KeyStoreError, match=re.escape(str(locked))):
-            KeyStore(locked).ensure(["fn"])
-    finally:
-        locked.chmod(0o700)
 
 
 def test_a_file_in_place_of_the_folder_is_an_error_naming_it(tmp_path: Path):
