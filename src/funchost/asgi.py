@@ -19,10 +19,9 @@ from funchost.invocation.logs import configure_logging
 CONFIG_ENV = "FUNCHOST_CONFIG"
 
 
-def create_app(config: HostConfig, *, configure_logs: bool = True) -> HostApp:
-    if configure_logs:
-        configure_logging(debug=config.debug_logging, verbose=config.verbose)
-    return HostApp(Host(config))
+def create_app(config: HostConfig) -> HostApp:
+    console = configure_logging(debug=config.debug_logging, verbose=config.verbose)
+    return HostApp(Host(config, log_line=console.line))
 
 
 def app_from_environment() -> HostApp:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 import azure.functions as func
@@ -28,7 +29,13 @@ HOST_VERSION = f"4.0.0-funchost.{__version__}"
 
 
 class Host:
-    def __init__(self, config: HostConfig, index: AppIndex | None = None) -> None:
+    def __init__(
+        self,
+        config: HostConfig,
+        index: AppIndex | None = None,
+        *,
+        log_line: Callable[[str], None] | None = None,
+    ) -> None:
         self.config = config
         self.index = index if index is not None else index_app(config)
         self.id = uuid.uuid4().hex[:32]
@@ -36,6 +43,7 @@ class Host:
             thread_count=config.thread_count,
             function_timeout=config.host_options.function_timeout,
             extensions_enabled=config.worker_extensions_enabled,
+            log_line=log_line,
         )
         self.keys: KeyStore | None = None
         if config.enable_auth:
@@ -76,7 +84,7 @@ class Host:
         if isinstance(app, func.AsgiFunctionApp):
             # Keeps the library's __del__ from starting a second shutdown.
             app.startup_task_done = False
-        self.invoker.shutdown()
+        await self.invoker.shutdown()
         self.state = "Stopped"
 
     def _find_asgi_middlewares(self) -> list[Any]:

@@ -46,9 +46,9 @@ def _uvicorn_options(config: HostConfig) -> dict[str, Any]:
 
 def serve(config: HostConfig, load_options: dict[str, Any]) -> int:
     """Run until SIGINT/SIGTERM; in-flight requests are drained before exit."""
-    configure_logging(debug=config.debug_logging, verbose=config.verbose)
     options = _uvicorn_options(config)
     if config.workers > 1:
+        configure_logging(debug=config.debug_logging, verbose=config.verbose)
         index = index_app(config)
         print(render_banner(config, index), flush=True)
         os.environ[CONFIG_ENV] = json.dumps(
@@ -60,7 +60,7 @@ def serve(config: HostConfig, load_options: dict[str, Any]) -> int:
         sock = uv_config.bind_socket()
         Multiprocess(uv_config, sockets=[sock]).run()
         return 0
-    app = create_app(config, configure_logs=False)
+    app = create_app(config)
     print(render_banner(config, app.host.index), flush=True)
     uv_config = uvicorn.Config(app, **options)
     server = HostServer(uv_config)

@@ -7,7 +7,11 @@ from collections.abc import Iterable
 from http.cookies import SimpleCookie
 from typing import Any
 
+from azure.functions import _abc as func_abc
+from azure.functions import http as func_http
 from azure.functions import meta
+
+from funchost.bindings import converters
 
 TEXT_PLAIN = b"text/plain; charset=utf-8"
 _RESPONSE_KEYS = {
@@ -23,6 +27,27 @@ _RESPONSE_KEYS = {
 
 def _s(value: str) -> meta.Datum:
     return meta.Datum(value, "string")
+
+
+def build_request(
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    query: dict[str, str],
+    route_params: dict[str, str],
+    body: bytes,
+) -> func_http.HttpRequest:
+    """The `func.HttpRequest` the library's HttpRequestConverter makes from `request_datum`,
+    built directly because it is on the hot path of every request."""
+    return func_http.HttpRequest(
+        method,
+        url,
+        headers=headers,
+        params=query,
+        route_params=route_params,
+        body_type="bytes",
+        body=body,
+    )
 
 
 def request_datum(
@@ -66,6 +91,9 @@ class HttpResponseParts:
         self.body = body
 
 
+NO_CONTENT = HttpResponseParts(204, [], b"")
+
+
 def _body_bytes(datum: Any) -> bytes:
     if datum is None:
         return b""
@@ -100,10 +128,40 @@ def _from_response_object(obj: dict[str, Any]) -> HttpResponseParts:
     return HttpResponseParts(status, headers, data)
 
 
+def http_output(value: Any, pytype: Any) -> HttpResponseParts:
+    """Encode what an HTTP function returned (or set on its `http` output).
+
+    `func.HttpResponse` and `str`, nearly every function's result, are converted here with the
+    rules of the library's HttpResponseConverter (content type from mimetype and charset when
+    not set, empty body for None); anything else goes through the converter itself, so a value
+    it cannot encode fails the invocation with the worker's message.
+    """
+    if isinstance(value, func_abc.HttpResponse):
+        headers = value.headers
+        out: list[tuple[bytes, bytes]] = []
+        has_type = False
+        for name, header in headers.items():
+            lowered = name.lower()
+            if lowered == "content-type":
+                has_type = True
+            out.append((lowered.encode("latin-1"), str(header).encode("latin-1")))
+        if not has_type:
+            mimetype = value.mimetype
+            ctype = (
+                f"{mimetype}; charset={value.charset}" if mimetype.startswith("text/") else mimetype
+            )
+            out.append((b"content-type", ctype.encode("latin-1")))
+        body = value.get_body()
+        return HttpResponseParts(int(value.status_code), out, body if body is not None else b"")
+    if isinstance(value, str):
+        return response_parts(meta.Datum(value, "string"))
+    return response_parts(converters.encode("http", value, pytype))
+
+
 def response_parts(datum: meta.Datum | None) -> HttpResponseParts:
     """Status, headers and body for the Datum an HTTP function produced."""
     if datum is None or datum.value is None:
-        return HttpResponseParts(204, [], b"")
+        return NO_CONTENT
     if datum.type == "http":
         value = datum.value
         status = int(value["status_code"].value) if value.get("status_code") else 200

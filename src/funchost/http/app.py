@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from funchost.bindings.http import join_headers, request_datum, response_parts
+from funchost.bindings.http import NO_CONTENT, build_request, join_headers
 from funchost.host import Host
 from funchost.http.admin import handle_admin
 from funchost.http.cors import CorsPolicy
@@ -173,37 +173,30 @@ class HostApp:
         ):
             await _respond(send, 401, cors_headers)
             return
-        try:
-            body = await _read_body(receive, self.body_limit)
-        except _BodyTooLarge:
-            await _respond(send, 413, cors_headers)
-            return
+        if "content-length" in headers or "transfer-encoding" in headers:
+            try:
+                body = await _read_body(receive, self.body_limit)
+            except _BodyTooLarge:
+                await _respond(send, 413, cors_headers)
+                return
+        else:
+            body = b""  # no body framing: the request has none (RFC 9112 6.3)
         url = _url(scope, headers, query_string)
         event = TriggerEvent(
-            request_datum(method, url, headers, query, route_values, body),
+            None,
             traceparent=headers.get("traceparent"),
             tracestate=headers.get("tracestate", ""),
+            value=build_request(method, url, headers, query, route_values, body),
         )
         result = await self.host.invoke(function.spec, event)
         if not result.succeeded:
             await _respond(send, 500, cors_headers)
             return
-        datum = (
-            result.outputs.get(function.output_name)
-            if function.output_name
-            else result.return_value
+        parts = result.outputs.get(function.output_name or "$return") or NO_CONTENT
+        response_headers = [*parts.headers, *cors_headers] if cors_headers else parts.headers
+        await _respond(
+            send, parts.status, response_headers, parts.body if method != "HEAD" else b""
         )
-        try:
-            parts = response_parts(datum)
-        except (TypeError, ValueError, KeyError):
-            logger.exception(
-                "Functions.%s produced a response funchost cannot send.", function.spec.name
-            )
-            await _respond(send, 500, cors_headers)
-            return
-        if cors_headers:
-            parts.headers.extend(cors_headers)
-        await _respond(send, parts.status, parts.headers, parts.body if method != "HEAD" else b"")
 
     async def admin(
         self,

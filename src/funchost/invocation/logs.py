@@ -91,8 +91,30 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return
         self._pending.append(text)
         if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="log-flush")
-            self._flusher.start()
+            self._start_flusher()
+
+    def line(self, text: str) -> None:
+        """Write one host line as formatted text, skipping LogRecord creation (hot path)."""
+        t = time.time()
+        second = int(t)
+        formatter = self.formatter
+        if isinstance(formatter, HostFormatter):
+            if second != formatter._second:
+                formatter._second = second
+                formatter._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+            text = f"[{formatter._stamp}.{int((t - second) * 1000):03d}Z] {text}"
+        if self.interactive:
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(text + "\n")
+                self.stream.flush()
+            return
+        self._pending.append(text)
+        if self._flusher is None:
+            self._start_flusher()
+
+    def _start_flusher(self) -> None:
+        self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="log-flush")
+        self._flusher.start()
 
     def flush(self) -> None:
         if not self._pending:
@@ -111,13 +133,9 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
-def host_record(logger: logging.Logger, message: str) -> None:
-    """Log an INFO line without the caller lookup that `logger.info` does (hot path)."""
-    if logger.isEnabledFor(logging.INFO):
-        logger.handle(logger.makeRecord(logger.name, logging.INFO, "", 0, message, (), None))
-
-
-def configure_logging(*, debug: bool, verbose: bool, stream: TextIO | None = None) -> None:
+def configure_logging(
+    *, debug: bool, verbose: bool, stream: TextIO | None = None
+) -> ConsoleHandler:
     """Install the host handler on the root logger once per process."""
     root = logging.getLogger()
     for handler in list(root.handlers):
@@ -134,3 +152,4 @@ def configure_logging(*, debug: bool, verbose: bool, stream: TextIO | None = Non
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio"):
         logging.getLogger(name).setLevel(level)
     logging.getLogger("uvicorn.access").propagate = verbose
+    return handler

@@ -1,0 +1,64 @@
+"""`functionTimeout` for every invocation of a host with one timer, not one per invocation.
+
+A per-invocation `asyncio.timeout` schedules and cancels a timer handle for each call, which
+costs more than a small HTTP function itself. Here an invocation registers its task and
+deadline in a dict, and one watchdog task, waking at a fraction of the timeout, cancels the
+tasks whose deadline has passed (the same cancel/uncancel protocol `asyncio.timeout` uses).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+
+
+class Deadline:
+    __slots__ = ("at", "expired", "task")
+
+    def __init__(self, task: asyncio.Task[object], at: float) -> None:
+        self.task = task
+        self.at = at
+        self.expired = False
+
+
+class Deadlines:
+    def __init__(self, timeout: float) -> None:
+        self.timeout = timeout
+        # Precision: a tenth of the timeout, between 50 ms and 1 s.
+        self.interval = min(1.0, max(0.05, timeout / 10))
+        self._entries: dict[int, Deadline] = {}
+        self._ids = itertools.count()
+        self._watchdog: asyncio.Task[None] | None = None
+
+    def enter(self) -> tuple[int, Deadline]:
+        """Register the current task; call `leave` when its invocation ends."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+        key = next(self._ids)
+        entry = Deadline(task, loop.time() + self.timeout)
+        self._entries[key] = entry
+        if self._watchdog is None or self._watchdog.done():
+            self._watchdog = loop.create_task(self._watch())
+        return key, entry
+
+    def leave(self, key: int) -> None:
+        self._entries.pop(key, None)
+
+    async def _watch(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._entries:
+            await asyncio.sleep(self.interval)
+            now = loop.time()
+            for entry in list(self._entries.values()):
+                if not entry.expired and entry.at <= now:
+                    entry.expired = True
+                    entry.task.cancel()
+        self._watchdog = None
+
+    async def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
