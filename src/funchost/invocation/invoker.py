@@ -9,14 +9,12 @@ hand it a `TriggerEvent` and take back an `InvocationResult`.
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import os
 import random
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +34,7 @@ from funchost.invocation.context import (
 )
 from funchost.invocation.deadlines import Deadlines
 from funchost.invocation.logs import current_invocation
+from funchost.invocation.threadpool import LoopThreadPool
 from funchost.timespan import format_timespan
 
 logger = logging.getLogger("funchost.invocation")
@@ -152,7 +151,7 @@ class Invoker:
         log_line: Callable[[str], None] | None = None,
     ) -> None:
         workers = thread_count or min(32, (os.cpu_count() or 1) + 4)
-        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="funchost")
+        self.pool = LoopThreadPool(workers, thread_name_prefix="funchost")
         self.function_timeout = function_timeout
         self.deadlines = Deadlines(function_timeout) if function_timeout else None
         self.extensions_enabled = extensions_enabled
@@ -161,7 +160,7 @@ class Invoker:
     async def shutdown(self) -> None:
         if self.deadlines is not None:
             await self.deadlines.close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.pool.shutdown()
 
     def _line(self, text: str) -> None:
         if logger.isEnabledFor(logging.INFO):
@@ -266,9 +265,7 @@ class Invoker:
                 spec.callable, args, context, self.extensions_enabled
             )
         else:
-            awaitable = asyncio.get_running_loop().run_in_executor(
-                self.executor,
-                contextvars.copy_context().run,
+            awaitable = self.pool.submit(
                 _run_sync,
                 spec.callable,
                 args,
