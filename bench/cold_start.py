@@ -107,6 +107,7 @@ def main() -> int:
     h.install_signal_handlers()
     run_stamp = h.stamp()
     info = h.machine_info()
+    h.say(h.describe_source(info["source"]))
     log_dir = h.log_dir_for("cold", run_stamp)
     imports: list[float] = []
     raw_runs: list[dict[str, Any]] = []
@@ -210,6 +211,7 @@ def main() -> int:
         },
         "checks": {"ttfr": h.verdict(ttfr_ok), "idle_rss": h.verdict(rss_ok)},
     }
+    data["source_check"] = h.check_source_unchanged(info["source"])
     path = h.write_json("cold", run_stamp, data)
     h.say()
     h.say(f"JSON: {path}")

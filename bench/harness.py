@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import http.client
 import importlib.metadata
 import json
@@ -87,6 +88,55 @@ def wrk_version() -> str:
     return first[0] if first else "unknown"
 
 
+def _git(*args: str) -> str:
+    """A read-only git query in the repository ('' if git is unavailable)."""
+    try:
+        done = subprocess.run(
+            ["git", "--no-optional-locks", *args],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def source_state() -> dict[str, Any]:
+    """Which funchost code is measured: HEAD, uncommitted changes under src/, a digest of src/."""
+    digest = hashlib.sha256()
+    for path in sorted((REPO_ROOT / "src").rglob("*.py")):
+        digest.update(str(path.relative_to(REPO_ROOT)).encode())
+        digest.update(path.read_bytes())
+    dirty = _git("status", "--porcelain", "--", "src")
+    return {
+        "commit": _git("rev-parse", "--short=12", "HEAD") or "unknown",
+        "uncommitted_src": dirty.splitlines() if dirty else [],
+        "src_sha256": digest.hexdigest()[:16],
+    }
+
+
+def check_source_unchanged(before: Mapping[str, Any]) -> dict[str, Any]:
+    """Compare src/ with what it was at the start; warn (loudly) if it changed mid-run."""
+    after = source_state()
+    changed = after["src_sha256"] != before["src_sha256"]
+    if changed:
+        say(
+            f"WARNING: funchost's source changed during this run ({before['commit']} "
+            f"{before['src_sha256']} -> {after['commit']} {after['src_sha256']}); servers "
+            "started at different times may have run different code. Re-run for clean numbers."
+        )
+    return {"after": after, "changed_during_run": changed}
+
+
+def describe_source(state: Mapping[str, Any]) -> str:
+    dirty = state["uncommitted_src"]
+    extra = f" + uncommitted changes in {len(dirty)} src file(s)" if dirty else ""
+    return f"funchost {state['commit']}{extra} (src sha256 {state['src_sha256']})"
+
+
 def machine_info() -> dict[str, Any]:
     """Where and with what the benchmark ran; goes into every JSON result and markdown block."""
     load1, load5, load15 = os.getloadavg()
@@ -98,6 +148,7 @@ def machine_info() -> dict[str, Any]:
         "python": platform.python_version(),
         "kernel": platform.release(),
         "loadavg_at_start": [load1, load5, load15],
+        "source": source_state(),
         "versions": {
             "funchost": _version("funchost"),
             "uvicorn": _version("uvicorn"),
@@ -344,6 +395,11 @@ class Server:
             and not self.killed
             and self.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
         )
+
+    @property
+    def exit_note(self) -> str:
+        clean = "clean stop" if self.stopped_cleanly else "NOT a clean stop"
+        return f"exit {self.returncode} ({clean})"
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -607,10 +663,18 @@ def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str
 
 def machine_cells(info: Mapping[str, Any]) -> list[str]:
     """The date/machine/CPUs/Python cells that start every markdown row."""
-    return [str(info["date"]), str(info["machine"]), str(info["cpu_count"]), str(info["python"])]
+    source = info["source"]
+    commit = str(source["commit"]) + ("-dirty" if source["uncommitted_src"] else "")
+    return [
+        str(info["date"]),
+        str(info["machine"]),
+        str(info["cpu_count"]),
+        str(info["python"]),
+        commit,
+    ]
 
 
-MACHINE_HEADERS = ["Date", "Machine", "CPUs", "Python"]
+MACHINE_HEADERS = ["Date", "Machine", "CPUs", "Python", "funchost"]
 
 
 def write_json(kind: str, run_stamp: str, data: Mapping[str, Any]) -> Path:

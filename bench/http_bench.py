@@ -70,7 +70,7 @@ def run_one(
     log = server.summarize_log(keep=args.keep_logs)
     h.say(
         f"  [{spec.key}] {result.requests_per_sec:,.0f} req/s, p50 {h.fmt(result.latency_p50_ms)}"
-        f" ms, p99 {h.fmt(result.latency_p99_ms)} ms, errors {result.errors}, exit {returncode} ({'clean stop' if server.stopped_cleanly else 'NOT a clean stop'})"
+        f" ms, p99 {h.fmt(result.latency_p99_ms)} ms, errors {result.errors}, {server.exit_note}"
     )
     if not alive or not server.stopped_cleanly:
         h.say(
@@ -98,6 +98,7 @@ def main() -> int:
     h.install_signal_handlers()
     run_stamp = h.stamp()
     info = h.machine_info()
+    h.say(h.describe_source(info["source"]))
     log_dir = h.log_dir_for("http", run_stamp)
     with h.temp_dir("funchost-bench-secrets-") as secrets:
         specs = [
@@ -186,6 +187,7 @@ def main() -> int:
         "checks": {k: h.verdict(v) for k, v in checks.items()},
         "log_dir": str(log_dir),
     }
+    data["source_check"] = h.check_source_unchanged(info["source"])
     path = h.write_json("http", run_stamp, data)
     h.say()
     h.say(f"JSON: {path}")

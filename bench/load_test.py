@@ -125,7 +125,7 @@ def run_one(spec: h.ServerSpec, args: argparse.Namespace, log_dir: Path) -> dict
     h.say(
         f"[{spec.key}] {result.requests:,} requests ({result.requests_per_sec:,.0f} req/s), "
         f"errors {result.errors}, RSS {start_rss / h.MIB:.1f} -> max {max_rss / h.MIB:.1f} -> "
-        f"end {end_rss / h.MIB:.1f} MiB, exit {returncode} ({'clean stop' if server.stopped_cleanly else 'NOT a clean stop'})"
+        f"end {end_rss / h.MIB:.1f} MiB, {server.exit_note}"
     )
     if not up:
         h.say(
@@ -171,6 +171,7 @@ def main() -> int:
     h.install_signal_handlers()
     run_stamp = h.stamp()
     info = h.machine_info()
+    h.say(h.describe_source(info["source"]))
     log_dir = h.log_dir_for("load", run_stamp)
     results: list[dict[str, Any]] = []
     with h.temp_dir("funchost-bench-secrets-") as secrets:
@@ -254,6 +255,7 @@ def main() -> int:
         "results": results,
         "funchost_verdict": h.verdict(overall),
     }
+    data["source_check"] = h.check_source_unchanged(info["source"])
     path = h.write_json("load", run_stamp, data)
     h.say()
     h.say(f"JSON: {path}")
