@@ -20,7 +20,11 @@ CONFIG_ENV = "FUNCHOST_CONFIG"
 
 
 def create_app(config: HostConfig) -> HostApp:
-    console = configure_logging(debug=config.debug_logging, verbose=config.verbose)
+    console = configure_logging(
+        debug=config.debug_logging,
+        verbose=config.verbose,
+        function_level=config.host_options.log_level,
+    )
     return HostApp(Host(config, log_line=console.line))
 
 

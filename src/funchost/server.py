@@ -48,7 +48,11 @@ def serve(config: HostConfig, load_options: dict[str, Any]) -> int:
     """Run until SIGINT/SIGTERM; in-flight requests are drained before exit."""
     options = _uvicorn_options(config)
     if config.workers > 1:
-        configure_logging(debug=config.debug_logging, verbose=config.verbose)
+        configure_logging(
+            debug=config.debug_logging,
+            verbose=config.verbose,
+            function_level=config.host_options.log_level,
+        )
         index = index_app(config)
         print(render_banner(config, index), flush=True)
         os.environ[CONFIG_ENV] = json.dumps(

@@ -304,3 +304,21 @@ def fast(req: func.HttpRequest) -> str:
 def test_port_and_workers_flags_are_validated(host_env: dict[str, str]) -> None:
     result = run_cli("start", ".", "--port", "70000", env=host_env)
     assert result.returncode == 2 and "port 70000 is out of range" in result.stderr
+
+
+def test_host_json_log_level_hides_function_info_lines(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "host.json": '{"version": "2.0", "logging": {"logLevel": {"Function": "Warning"}}}',
+            "F/function.json": HTTP_FUNCTION_JSON,
+            "F/__init__.py": "import logging\n\ndef main(req):\n    logging.info('info-line')\n    logging.warning('warn-line')\n    return 'ok'\n",
+        },
+    )
+    host = start_host(app)
+    assert host.client.get("/api/F").text == "ok"
+    out = host.wait_for_output("warn-line")
+    assert "info-line" not in out
+    assert "Executing 'Functions.F'" not in out

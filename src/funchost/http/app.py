@@ -96,6 +96,7 @@ class HostApp:
         self.cors = CorsPolicy(config.cors_origins, config.cors_credentials)
         self.body_limit = config.request_body_limit
         self.keys = host.keys
+        self.invoker = host.invoker
         self.homepage_disabled = config.homepage_disabled
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -188,7 +189,8 @@ class HostApp:
             tracestate=headers.get("tracestate", ""),
             value=build_request(method, url, headers, query, route_values, body),
         )
-        result = await self.host.invoke(function.spec, event)
+        # HTTP functions take no retry policy, so the invoker runs them once, directly.
+        result = await self.invoker.invoke_once(function.spec, event)
         if not result.succeeded:
             await _respond(send, 500, cors_headers)
             return

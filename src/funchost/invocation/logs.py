@@ -41,16 +41,17 @@ class HostFormatter(logging.Formatter):
     _second = -1
     _stamp = ""
 
-    def format(self, record: logging.LogRecord) -> str:
-        t = record.created
+    def stamp(self, t: float) -> str:
+        """`2024-01-02T03:04:05.678Z`; the part up to the second is formatted once a second."""
         second = int(t)
         if second != self._second:
             self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
-        stamp = self._stamp
-        millis = int((t - second) * 1000)
+        return f"{self._stamp}.{int((t - second) * 1000):03d}Z"
+
+    def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
         name = getattr(record, "function_name", "")
-        prefix = f"[{stamp}.{millis:03d}Z] "
+        prefix = f"[{self.stamp(record.created)}] "
         if name and not record.name.startswith(HOST_LOGGER):
             prefix += f"[{name}] "
         if record.levelno >= logging.WARNING and not record.name.startswith(HOST_LOGGER):
@@ -71,6 +72,8 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
         super().__init__(stream)
+        self.host_formatter = HostFormatter()
+        self.setFormatter(self.host_formatter)
         self.interactive = bool(getattr(stream, "isatty", lambda: False)())
         self.interval = interval
         self._pending: list[str] = []
@@ -95,14 +98,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
 
     def line(self, text: str) -> None:
         """Write one host line as formatted text, skipping LogRecord creation (hot path)."""
-        t = time.time()
-        second = int(t)
-        formatter = self.formatter
-        if isinstance(formatter, HostFormatter):
-            if second != formatter._second:
-                formatter._second = second
-                formatter._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
-            text = f"[{formatter._stamp}.{int((t - second) * 1000):03d}Z] {text}"
+        text = f"[{self.host_formatter.stamp(time.time())}] {text}"
         if self.interactive:
             with self.lock:  # type: ignore[union-attr]
                 self.stream.write(text + "\n")
@@ -133,8 +129,23 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.flush()
 
 
+LEVELS = {
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "information": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+    "critical": logging.CRITICAL,
+    "none": logging.CRITICAL + 1,
+}
+
+
 def configure_logging(
-    *, debug: bool, verbose: bool, stream: TextIO | None = None
+    *,
+    debug: bool,
+    verbose: bool,
+    stream: TextIO | None = None,
+    function_level: str | None = None,
 ) -> ConsoleHandler:
     """Install the host handler on the root logger once per process."""
     root = logging.getLogger()
@@ -144,12 +155,15 @@ def configure_logging(
     handler = ConsoleHandler(stream or sys.stdout)
     setattr(handler, _CONFIGURED_MARK, True)
     handler.addFilter(InvocationTagFilter())
-    handler.setFormatter(HostFormatter())
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # host.json logging.logLevel ("Function" or "default") governs function logs, including the
+    # Executing/Executed lines, as the category "Function.<Name>" does in Azure.
+    level = LEVELS.get((function_level or "").lower(), logging.INFO)
+    root.setLevel(logging.DEBUG if debug else level)
+    logging.getLogger("funchost.invocation").setLevel(level)
     # Libraries funchost runs on are quiet unless asked.
-    level = logging.DEBUG if verbose else logging.WARNING
+    library_level = logging.DEBUG if verbose else logging.WARNING
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio"):
-        logging.getLogger(name).setLevel(level)
+        logging.getLogger(name).setLevel(library_level)
     logging.getLogger("uvicorn.access").propagate = verbose
     return handler
