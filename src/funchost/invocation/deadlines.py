@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 
 
 class Deadline:
@@ -27,31 +26,29 @@ class Deadlines:
         self.timeout = timeout
         # Precision: a tenth of the timeout, between 50 ms and 1 s.
         self.interval = min(1.0, max(0.05, timeout / 10))
-        self._entries: dict[int, Deadline] = {}
-        self._ids = itertools.count()
+        self._entries: set[Deadline] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
-    def enter(self) -> tuple[int, Deadline]:
+    def enter(self) -> Deadline:
         """Register the current task; call `leave` when its invocation ends."""
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        key = next(self._ids)
         entry = Deadline(task, loop.time() + self.timeout)
-        self._entries[key] = entry
-        if self._watchdog is None or self._watchdog.done():
+        self._entries.add(entry)
+        if self._watchdog is None:
             self._watchdog = loop.create_task(self._watch())
-        return key, entry
+        return entry
 
-    def leave(self, key: int) -> None:
-        self._entries.pop(key, None)
+    def leave(self, entry: Deadline) -> None:
+        self._entries.discard(entry)
 
     async def _watch(self) -> None:
         loop = asyncio.get_running_loop()
         while self._entries:
             await asyncio.sleep(self.interval)
             now = loop.time()
-            for entry in list(self._entries.values()):
+            for entry in list(self._entries):
                 if not entry.expired and entry.at <= now:
                     entry.expired = True
                     entry.task.cancel()

@@ -16,6 +16,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import azure.functions as func
@@ -41,9 +42,9 @@ logger = logging.getLogger("funchost.invocation")
 
 
 NOT_DECODED: Any = object()
+EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
-@dataclass
 class TriggerEvent:
     """What a trigger hands the invoker: the trigger value and what it knows about it.
 
@@ -51,13 +52,25 @@ class TriggerEvent:
     its converter would (the HTTP request); otherwise the invoker decodes `datum`.
     """
 
-    datum: meta.Datum | None
-    metadata: dict[str, meta.Datum] = field(default_factory=dict)
-    reason: str = "This function was programmatically called via the host APIs."
-    traceparent: str | None = None
-    tracestate: str = ""
-    inputs: dict[str, meta.Datum] = field(default_factory=dict)
-    value: Any = NOT_DECODED
+    __slots__ = ("datum", "inputs", "metadata", "reason", "traceparent", "tracestate", "value")
+
+    def __init__(
+        self,
+        datum: meta.Datum | None,
+        metadata: Mapping[str, meta.Datum] = EMPTY,
+        reason: str = "This function was programmatically called via the host APIs.",
+        traceparent: str | None = None,
+        tracestate: str = "",
+        inputs: Mapping[str, meta.Datum] = EMPTY,
+        value: Any = NOT_DECODED,
+    ) -> None:
+        self.datum = datum
+        self.metadata = metadata
+        self.reason = reason
+        self.traceparent = traceparent
+        self.tracestate = tracestate
+        self.inputs = inputs
+        self.value = value
 
 
 @dataclass
@@ -163,11 +176,10 @@ class Invoker:
         self.pool.shutdown()
 
     def _line(self, text: str) -> None:
-        if logger.isEnabledFor(logging.INFO):
-            if self._log_line is not None:
-                self._log_line(text)
-            else:
-                logger.info(text)
+        if self._log_line is not None:
+            self._log_line(text)
+        else:
+            logger.info(text)
 
     async def invoke(
         self, spec: FunctionSpec, event: TriggerEvent, *, retry: RetrySpec | None = None
@@ -203,9 +215,11 @@ class Invoker:
             )
         token = current_invocation.set((spec.name, invocation_id))
         started = time.perf_counter()
-        self._line(
-            f"Executing 'Functions.{spec.name}' (Reason='{event.reason}', Id={invocation_id})"
-        )
+        log_lines = logger.isEnabledFor(logging.INFO)
+        if log_lines:
+            self._line(
+                f"Executing 'Functions.{spec.name}' (Reason='{event.reason}', Id={invocation_id})"
+            )
         result = InvocationResult(invocation_id, succeeded=False)
         try:
             args, outs = self._arguments(spec, event, context)
@@ -225,12 +239,13 @@ class Invoker:
                 "".join(traceback.format_exception(exc)).rstrip(),
             )
         finally:
-            duration = int((time.perf_counter() - started) * 1000)
-            outcome = "Succeeded" if result.succeeded else "Failed"
-            self._line(
-                f"Executed 'Functions.{spec.name}' ({outcome}, Id={invocation_id}, "
-                f"Duration={duration}ms)"
-            )
+            if log_lines:
+                duration = int((time.perf_counter() - started) * 1000)
+                outcome = "Succeeded" if result.succeeded else "Failed"
+                self._line(
+                    f"Executed 'Functions.{spec.name}' ({outcome}, Id={invocation_id}, "
+                    f"Duration={duration}ms)"
+                )
             current_invocation.reset(token)
         return result
 
@@ -274,7 +289,7 @@ class Invoker:
             )
         if self.deadlines is None:
             return await awaitable
-        key, deadline = self.deadlines.enter()
+        deadline = self.deadlines.enter()
         try:
             value = await awaitable
         except asyncio.CancelledError:
@@ -284,7 +299,7 @@ class Invoker:
             # A sync function's thread cannot be stopped; its result is discarded when it ends.
             raise self._timeout(spec, invocation_id) from None
         finally:
-            self.deadlines.leave(key)
+            self.deadlines.leave(deadline)
         if deadline.expired:  # the function swallowed the cancellation
             deadline.task.uncancel()
             raise self._timeout(spec, invocation_id)
