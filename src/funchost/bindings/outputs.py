@@ -7,6 +7,7 @@ invocation as in the worker. The result is what the binding's writer consumes: a
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,8 +22,13 @@ ENCODERS: dict[str, Encoder] = {
 }
 
 
+@functools.cache
+def _encoder_for(binding_type: str) -> Encoder | None:
+    return ENCODERS.get(binding_type.lower())
+
+
 def encode_output(param: ParamSpec, value: Any) -> Any:
-    encoder = ENCODERS.get(param.binding.type.lower())
+    encoder = _encoder_for(param.binding.type)
     if encoder is not None:
         return encoder(value, param.pytype)
     return converters.encode(param.converter_name, value, param.pytype)

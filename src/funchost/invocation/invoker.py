@@ -223,7 +223,26 @@ class Invoker:
         result = InvocationResult(invocation_id, succeeded=False)
         try:
             args, outs = self._arguments(spec, event, context)
-            value = await self._call(spec, args, context, invocation_id)
+            awaitable = self._start(spec, args, context)
+            deadlines = self.deadlines
+            if deadlines is None:
+                value = await awaitable
+            else:
+                # Inline rather than in a helper coroutine: this runs for every invocation.
+                deadline = deadlines.enter()
+                try:
+                    value = await awaitable
+                except asyncio.CancelledError:
+                    if not deadline.expired:
+                        raise
+                    deadline.task.uncancel()
+                    # A sync function's thread cannot be stopped; its result is discarded.
+                    raise self._timeout(spec, invocation_id) from None
+                finally:
+                    deadlines.leave(deadline)
+                if deadline.expired:  # the function swallowed the cancellation
+                    deadline.task.uncancel()
+                    raise self._timeout(spec, invocation_id)
             self._collect(spec, value, outs, result)
             result.succeeded = True
         except FunctionTimeoutError as exc:
@@ -272,38 +291,18 @@ class Invoker:
             args["context"] = context
         return args, outs
 
-    async def _call(
-        self, spec: FunctionSpec, args: dict[str, Any], context: Context | None, invocation_id: str
-    ) -> Any:
-        if spec.is_async:
-            awaitable: Awaitable[Any] = _run_async(
-                spec.callable, args, context, self.extensions_enabled
+    def _start(
+        self, spec: FunctionSpec, args: dict[str, Any], context: Context | None
+    ) -> Awaitable[Any]:
+        """The awaitable of the user's function: its coroutine, or its thread's future."""
+        if not spec.is_async:
+            return self.pool.submit(
+                _run_sync, spec.callable, args, context, self.extensions_enabled
             )
-        else:
-            awaitable = self.pool.submit(
-                _run_sync,
-                spec.callable,
-                args,
-                context,
-                self.extensions_enabled,
-            )
-        if self.deadlines is None:
-            return await awaitable
-        deadline = self.deadlines.enter()
-        try:
-            value = await awaitable
-        except asyncio.CancelledError:
-            if not deadline.expired:
-                raise
-            deadline.task.uncancel()
-            # A sync function's thread cannot be stopped; its result is discarded when it ends.
-            raise self._timeout(spec, invocation_id) from None
-        finally:
-            self.deadlines.leave(deadline)
-        if deadline.expired:  # the function swallowed the cancellation
-            deadline.task.uncancel()
-            raise self._timeout(spec, invocation_id)
-        return value
+        if context is None:
+            # The common case needs no wrapper coroutine: one frame less per invocation.
+            return spec.callable(**args)  # type: ignore[no-any-return]
+        return _run_async(spec.callable, args, context, self.extensions_enabled)
 
     def _timeout(self, spec: FunctionSpec, invocation_id: str) -> FunctionTimeoutError:
         assert self.function_timeout is not None
