@@ -36,7 +36,8 @@ def _uvicorn_options(config: HostConfig) -> dict[str, Any]:
         "http": "httptools",
         "loop": "uvloop",
         "lifespan": "on",
-        "access_log": config.verbose,
+        # uvicorn's access log would print `?code=<key>`; funchost logs requests itself.
+        "access_log": False,
         "server_header": False,
         "log_config": None,
         "timeout_graceful_shutdown": 30,

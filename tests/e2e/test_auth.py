@@ -160,3 +160,13 @@ def test_keys_cli_rejects_bad_values_with_one_line(host_env: dict[str, str], sec
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("funchost: error:")
+
+
+def test_verbose_access_log_hides_the_code_parameter(start_host: StartHost, secrets: Path) -> None:
+    host = start_host(
+        APPS / "v1", "--verbose", "--enable-auth", env={"FUNCTIONS_SECRETS_PATH": str(secrets)}
+    )
+    _, _, fn_key = _keys(secrets)
+    assert host.client.get("/api/Keyed", params={"code": fn_key, "x": "1"}).status_code == 200
+    out = host.wait_for_output('"GET /api/Keyed?code=[hidden]&x=1" 200')
+    assert fn_key not in out

@@ -44,3 +44,14 @@ def test_v1_middlewares_with_catch_all_routes(start_host: StartHost) -> None:
     host = start_host(APPS / "v1wsgi")
     assert host.client.get("/flask/hello/ann").text == "hello ann"
     assert host.client.get("/hello/ann").json() == {"name": "ann"}
+
+
+def test_v1_module_level_asgi_middleware_gets_lifespan(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    events = tmp_path / "events.txt"
+    host = start_host(APPS / "v1asgi", env={"LIFESPAN_EVENTS_FILE": str(events)})
+    assert host.client.get("/state").json() == {"startups": 1}
+    assert host.client.get("/state").json() == {"startups": 1}
+    assert host.stop() == 0
+    assert events.read_text() == "shutdown\n"

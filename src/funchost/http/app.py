@@ -98,11 +98,12 @@ class HostApp:
         self.keys = host.keys
         self.invoker = host.invoker
         self.homepage_disabled = config.homepage_disabled
+        self._http = _with_access_log(self.http) if config.verbose else self.http
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self.http(scope, receive, send)
+            await self._http(scope, receive, send)
         elif kind == "lifespan":
             await self.lifespan(receive, send)
         # websockets are not part of Azure Functions' HTTP trigger; the server closes them.
@@ -230,6 +231,44 @@ class HostApp:
             return
         content = [(b"content-type", b"application/json; charset=utf-8")] if answer.body else []
         await _respond(send, answer.status, [*content, *cors_headers], answer.body)
+
+
+def redact_query(query_string: bytes) -> str:
+    """The query string with the value of `code` (a function key) hidden, for logs."""
+    if not query_string:
+        return ""
+    parts = []
+    for part in query_string.decode("latin-1").split("&"):
+        name, sep, _ = part.partition("=")
+        parts.append(f"{name}=[hidden]" if sep and name.lower() == "code" else part)
+    return "?" + "&".join(parts)
+
+
+def _with_access_log(
+    handler: Callable[[Scope, Receive, Send], Awaitable[None]],
+) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+    """Wrap the HTTP handler to log one line per request (`--verbose`), keys hidden."""
+
+    async def logged(scope: Scope, receive: Receive, send: Send) -> None:
+        status = [0]
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        await handler(scope, receive, capture)
+        client = scope.get("client") or ("-", 0)
+        logger.info(
+            '%s - "%s %s%s" %d',
+            client[0],
+            scope["method"],
+            scope["path"],
+            redact_query(scope["query_string"]),
+            status[0],
+        )
+
+    return logged
 
 
 def _query(query_string: bytes) -> dict[str, str]:

@@ -165,5 +165,5 @@ def configure_logging(
     library_level = logging.DEBUG if verbose else logging.WARNING
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio"):
         logging.getLogger(name).setLevel(library_level)
-    logging.getLogger("uvicorn.access").propagate = verbose
+    logging.getLogger("uvicorn.access").propagate = False
     return handler
