@@ -54,7 +54,10 @@ def route_template(prefix: str, spec: FunctionSpec) -> str:
     return "/".join(p for p in (prefix.strip("/"), route.strip("/")) if p)
 
 
-async def _read_body(receive: Receive, limit: int) -> bytes:
+async def _read_body(receive: Receive, limit: int, headers: dict[str, str]) -> bytes:
+    declared = headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge  # refused before a byte of it is read
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -177,7 +180,7 @@ class HostApp:
             return
         if "content-length" in headers or "transfer-encoding" in headers:
             try:
-                body = await _read_body(receive, self.body_limit)
+                body = await _read_body(receive, self.body_limit, headers)
             except _BodyTooLarge:
                 await _respond(send, 413, cors_headers)
                 return
@@ -221,7 +224,7 @@ class HostApp:
                 await _respond(send, 401, cors_headers)
                 return
         try:
-            body = await _read_body(receive, self.body_limit)
+            body = await _read_body(receive, self.body_limit, headers)
         except _BodyTooLarge:
             await _respond(send, 413, cors_headers)
             return
