@@ -1,8 +1,8 @@
-"""Shared benchmark machinery: servers on free ports, readiness polling, wrk, RSS sampling.
+"""Shared benchmark machinery: servers on free ports, readiness polling, wrk, RSS and CPU time.
 
-Used by http_bench.py, cold_start.py and load_test.py (run those, not this). Everything talks
-only to 127.0.0.1, every wait has a timeout, and every server started here is stopped here, by
-its PID (SIGTERM, then SIGKILL if it does not exit in time).
+Used by http_bench.py, http_breakdown.py, cold_start.py and load_test.py (run those, not this).
+Everything talks only to 127.0.0.1, every wait has a timeout, and every server started here is
+stopped here, by its PID (SIGTERM, then SIGKILL if it does not exit in time).
 """
 
 from __future__ import annotations
@@ -191,16 +191,24 @@ class ServerSpec:
         return [arg.replace("{port}", str(port)) for arg in self.argv]
 
 
-def raw_asgi_spec(key: str = "a") -> ServerSpec:
-    """bench/apps/raw_asgi.py on uvicorn, single process, httptools + uvloop."""
+def uvicorn_spec(
+    key: str,
+    label: str,
+    target: str,
+    *,
+    path: str = "/",
+    env: Mapping[str, str] | None = None,
+) -> ServerSpec:
+    """An ASGI app from bench/apps (`target` is "module:attr") on uvicorn, single process,
+    httptools + uvloop, no access log."""
     return ServerSpec(
         key=key,
-        label="raw ASGI on uvicorn",
+        label=label,
         argv=(
             executable("uvicorn"),
             "--app-dir",
             str(APPS_DIR),
-            "raw_asgi:app",
+            target,
             "--host",
             LOCALHOST,
             "--port",
@@ -213,8 +221,16 @@ def raw_asgi_spec(key: str = "a") -> ServerSpec:
             "--log-level",
             "warning",
         ),
-        path="/",
+        path=path,
+        env=dict(env or {}),
     )
+
+
+def raw_asgi_spec(
+    key: str = "a", label: str = "raw ASGI on uvicorn", path: str = "/"
+) -> ServerSpec:
+    """bench/apps/raw_asgi.py on uvicorn, single process, httptools + uvloop."""
+    return uvicorn_spec(key, label, "raw_asgi:app", path=path)
 
 
 def funchost_spec(
@@ -259,18 +275,27 @@ def _stop_all_live() -> None:
 atexit.register(_stop_all_live)
 
 
-def http_status(port: int, path: str, timeout: float = 2.0) -> int | None:
-    """GET http://127.0.0.1:port/path on a fresh connection; the status, or None if no answer."""
+def http_get(
+    port: int, path: str, timeout: float = 2.0
+) -> tuple[int, list[tuple[str, str]], bytes] | None:
+    """GET http://127.0.0.1:port/path on a fresh connection; (status, headers, body), or None
+    if no answer."""
     conn = http.client.HTTPConnection(LOCALHOST, port, timeout=timeout)
     try:
         conn.request("GET", path, headers={"Connection": "close"})
         response = conn.getresponse()
-        response.read()
-        return response.status
+        body = response.read()
+        return response.status, response.getheaders(), body
     except (OSError, http.client.HTTPException):
         return None
     finally:
         conn.close()
+
+
+def http_status(port: int, path: str, timeout: float = 2.0) -> int | None:
+    """GET http://127.0.0.1:port/path on a fresh connection; the status, or None if no answer."""
+    answer = http_get(port, path, timeout)
+    return None if answer is None else answer[0]
 
 
 def rss_bytes(pid: int) -> int | None:
@@ -283,6 +308,75 @@ def rss_bytes(pid: int) -> int | None:
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     return None
+
+
+CLOCK_TICKS_PER_SEC = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (field 3, state, is [0]); None if
+    the process is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as stat:
+            text = stat.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name is in parentheses and may itself contain spaces and parentheses.
+    return text[text.rindex(")") + 2 :].split()
+
+
+def cpu_ticks(pid: int) -> int | None:
+    """utime + stime + cutime + cstime of `pid` (all its threads, plus children it has waited
+    for) from /proc/<pid>/stat, in clock ticks; None if the process is gone."""
+    fields = _proc_stat(pid)
+    if fields is None:
+        return None
+    # Fields 14-17 of proc(5): utime, stime, cutime, cstime.
+    return sum(int(value) for value in fields[11:15])
+
+
+def descendants(pid: int) -> list[int]:
+    """PIDs of the live descendants of `pid` (children, grandchildren, ...)."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            fields = _proc_stat(int(entry))
+            if fields is not None:
+                parents[int(entry)] = int(fields[1])  # field 4: ppid
+    found: list[int] = []
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, ppid in parents.items() if ppid == parent]
+        found.extend(children)
+        frontier.extend(children)
+    return found
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU time used so far by a process and its live descendants, and when it was read."""
+
+    at: float  # time.perf_counter()
+    ticks: int
+    processes: int
+
+    @property
+    def seconds(self) -> float:
+        return self.ticks / CLOCK_TICKS_PER_SEC
+
+
+def tree_cpu(pid: int) -> CpuSample:
+    """CPU ticks of `pid` and its live descendants (a descendant that exits and is reaped in
+    between is still counted, in its parent's cutime/cstime)."""
+    total = 0
+    count = 0
+    for member in (pid, *descendants(pid)):
+        ticks = cpu_ticks(member)
+        if ticks is not None:
+            total += ticks
+            count += 1
+    return CpuSample(at=time.perf_counter(), ticks=total, processes=count)
 
 
 @dataclass
@@ -364,6 +458,10 @@ class Server:
 
     def rss(self) -> int | None:
         return rss_bytes(self.pid) if self.is_running() else None
+
+    def cpu(self) -> CpuSample:
+        """CPU time used so far by the server process and its live descendants."""
+        return tree_cpu(self.pid)
 
     def stop(self, timeout: float = 40.0) -> int | None:
         """SIGTERM by PID, wait, SIGKILL by PID if still alive; the exit code."""
