@@ -322,3 +322,24 @@ def test_host_json_log_level_hides_function_info_lines(
     out = host.wait_for_output("warn-line")
     assert "info-line" not in out
     assert "Executing 'Functions.F'" not in out
+
+
+def test_invalid_route_template_fails_only_that_function(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    bad = HTTP_FUNCTION_JSON.replace('"name": "req"}', '"name": "req", "route": "items/{id"}')
+    app = write_app(
+        tmp_path / "app",
+        {
+            "Bad/function.json": bad,
+            "Bad/__init__.py": "def main(req):\n    return 'bad'\n",
+            "Ok/function.json": HTTP_FUNCTION_JSON,
+            "Ok/__init__.py": "def main(req):\n    return 'ok'\n",
+        },
+    )
+    host = start_host(app)
+    assert host.client.get("/api/Ok").text == "ok"
+    assert (
+        "Bad (Bad/function.json): Bad/function.json: invalid route template 'items/{id': unclosed '{'"
+        in host.output()
+    )

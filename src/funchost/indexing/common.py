@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from funchost.errors import FunctionLoadError
+from funchost.http.routing import RouteTemplateError, compile_route
 from funchost.indexing.spec import BindingSpec, FunctionSpec, RetrySpec
 from funchost.indexing.validate import plan_parameters
 
@@ -49,6 +50,18 @@ def parse_bindings(raw: Any, where: str) -> tuple[BindingSpec, ...]:
     if dupes:
         raise FunctionLoadError(f"{where}: binding names must be unique, repeated: {dupes}")
     return tuple(result)
+
+
+def check_http_route(bindings: Sequence[BindingSpec], function_name: str, where: str) -> None:
+    """An HTTP trigger's route template must compile; checked at load, not on first request."""
+    for b in bindings:
+        if b.is_trigger and b.type.lower() == "httptrigger":
+            route = b.get("route")
+            template = function_name if route is None or str(route).strip() == "" else str(route)
+            try:
+                compile_route(template)
+            except RouteTemplateError as exc:
+                raise FunctionLoadError(f"{where}: {exc}") from None
 
 
 def build_spec(
