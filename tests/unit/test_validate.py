@@ -150,3 +150,27 @@ def test_str_and_bytes_annotations_use_the_generic_converter() -> None:
 
     params, _, _ = plan_parameters("Fn", main, (HTTP_IN, BindingSpec("data", "blob", "in")))
     assert params[1].converter_name == "generic"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            {"authLevel": "public"},
+            "F/function.json: authLevel 'public' is not one of anonymous, function, admin",
+        ),
+        ({"methods": "get"}, "F/function.json: methods must be a list of HTTP methods like"),
+        (
+            {"methods": ["get", "fetch"]},
+            "F/function.json: methods must be a list of HTTP methods like",
+        ),
+        ({"route": "a/{*rest}/b"}, "F/function.json: invalid route template 'a/{*rest}/b'"),
+    ],
+)
+def test_http_trigger_settings_are_checked_at_load(extra: dict[str, object], message: str) -> None:
+    from funchost.indexing.common import check_http_trigger
+
+    trigger = BindingSpec("req", "httpTrigger", "in", raw={"name": "req", **extra})
+    with pytest.raises(FunctionLoadError) as info:
+        check_http_trigger((trigger, HTTP_OUT), "F", "F/function.json")
+    assert str(info.value).startswith(message)

@@ -52,10 +52,28 @@ def parse_bindings(raw: Any, where: str) -> tuple[BindingSpec, ...]:
     return tuple(result)
 
 
-def check_http_route(bindings: Sequence[BindingSpec], function_name: str, where: str) -> None:
-    """An HTTP trigger's route template must compile; checked at load, not on first request."""
+AUTH_LEVELS = ("anonymous", "function", "admin", "system")
+HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
+
+
+def check_http_trigger(bindings: Sequence[BindingSpec], function_name: str, where: str) -> None:
+    """An HTTP trigger's route, methods and authLevel, checked at load, not on first request."""
     for b in bindings:
         if b.is_trigger and b.type.lower() == "httptrigger":
+            level = b.get("authLevel")
+            if level is not None and str(level).lower() not in AUTH_LEVELS:
+                raise FunctionLoadError(
+                    f"{where}: authLevel {level!r} is not one of anonymous, function, admin"
+                )
+            methods = b.get("methods")
+            if methods is not None and (
+                not isinstance(methods, list)
+                or any(not isinstance(m, str) or m.upper() not in HTTP_METHODS for m in methods)
+            ):
+                raise FunctionLoadError(
+                    f'{where}: methods must be a list of HTTP methods like ["get", "post"], '
+                    f"found {methods!r}"
+                )
             route = b.get("route")
             template = function_name if route is None or str(route).strip() == "" else str(route)
             try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from funchost.errors import ConfigError, FunctionLoadError
 from funchost.hostjson import parse_retry
-from funchost.indexing.common import build_spec, check_http_route, parse_bindings
+from funchost.indexing.common import build_spec, check_http_trigger, parse_bindings
 from funchost.indexing.loader import import_function_module, import_hint
 from funchost.indexing.spec import FailedFunction, FunctionSpec
 from funchost.jsonfile import read_json_object
@@ -33,7 +33,7 @@ def read_v1_function(
     lowered = {k.lower(): v for k, v in meta.items()}
     try:
         bindings = parse_bindings(lowered.get("bindings"), rel_json)
-        check_http_route(bindings, name, rel_json)
+        check_http_trigger(bindings, name, rel_json)
         retry = parse_retry(lowered.get("retry"), rel_json)
     except (FunctionLoadError, ConfigError) as exc:
         return FailedFunction(name, rel_json, str(exc))

@@ -11,7 +11,7 @@ import azure.functions as func
 
 from funchost.errors import ConfigError, FunctionLoadError
 from funchost.hostjson import parse_retry
-from funchost.indexing.common import build_spec, check_http_route, parse_bindings
+from funchost.indexing.common import build_spec, check_http_trigger, parse_bindings
 from funchost.indexing.loader import import_hint, import_script
 from funchost.indexing.spec import FailedFunction, FunctionSpec
 
@@ -60,7 +60,7 @@ def read_v2_app(
         try:
             definition = json.loads(f.get_function_json())
             bindings = parse_bindings(definition.get("bindings"), f"{script} ({name})")
-            check_http_route(bindings, name, f"{script} ({name})")
+            check_http_trigger(bindings, name, f"{script} ({name})")
             retry_raw = f.get_settings_dict("retry_policy")
             retry = parse_retry(retry_raw, f"{script} ({name})") if retry_raw else None
             results.append(
