@@ -87,18 +87,13 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
-        if self.interactive:
-            with self.lock:  # type: ignore[union-attr]
-                self.stream.write(text + "\n")
-                self.stream.flush()
-            return
-        self._pending.append(text)
-        if self._flusher is None:
-            self._start_flusher()
+        self._write(text)
 
     def line(self, text: str) -> None:
         """Write one host line as formatted text, skipping LogRecord creation (hot path)."""
-        text = f"[{self.host_formatter.stamp(time.time())}] {text}"
+        self._write(f"[{self.host_formatter.stamp(time.time())}] {text}")
+
+    def _write(self, text: str) -> None:
         if self.interactive:
             with self.lock:  # type: ignore[union-attr]
                 self.stream.write(text + "\n")
@@ -106,11 +101,8 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return
         self._pending.append(text)
         if self._flusher is None:
-            self._start_flusher()
-
-    def _start_flusher(self) -> None:
-        self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="log-flush")
-        self._flusher.start()
+            self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="log-flush")
+            self._flusher.start()
 
     def flush(self) -> None:
         if not self._pending:
