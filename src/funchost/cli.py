@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--functions", nargs="+", default=[], metavar="NAME")
     start.add_argument("--enable-auth", "--enableAuth", action="store_true", dest="enable_auth")
     start.add_argument("--verbose", action="store_true")
+    start.add_argument(
+        "--no-reload",
+        action="store_false",
+        dest="reload",
+        help="do not restart when a .py or .json file of the app changes",
+    )
 
     serve = commands.add_parser("serve", help="run the production host")
     serve.add_argument("app_dir", nargs="?", default=".")
@@ -77,13 +83,18 @@ def _run_host(args: argparse.Namespace, mode: str) -> int:
             cors_credentials=args.cors_credentials,
             functions=list(args.functions),
             enable_auth=args.enable_auth,
+            reload=args.reload,
         )
     else:
         if args.workers < 1:
             raise ConfigError("--workers must be 1 or more")
         options["workers"] = args.workers
-    config = load_config(args.app_dir, **options)
-    return serve(config, {k: v for k, v in options.items() if k != "workers"})
+    # Read into a copy of the environment first: with reload on, the serving child reads
+    # local.settings.json itself, and must not inherit values this process applied.
+    config = load_config(args.app_dir, **options, environ=dict(os.environ))
+    if not config.reload:
+        config = load_config(args.app_dir, **options)
+    return serve(config, {k: v for k, v in options.items() if k not in ("workers", "reload")})
 
 
 def _keys(args: argparse.Namespace) -> int:

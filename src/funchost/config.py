@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,19 @@ from funchost.settings import apply_settings, is_true, read_local_settings, spli
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 DEFAULT_BODY_LIMIT = 104_857_600
+DEFAULT_SCRIPT = "function_app.py"
+_SCRIPT_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
+
+
+def script_name(setting: str | None) -> str:
+    """The v2 script file (PYTHON_SCRIPT_FILE_NAME), validated as the worker validates it."""
+    name = setting or DEFAULT_SCRIPT
+    if not _SCRIPT_NAME.match(name):
+        raise ConfigError(
+            f"PYTHON_SCRIPT_FILE_NAME {name!r} is not a valid Python file name "
+            "(letters, digits, '_' and '-', ending in .py)"
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,7 @@ class HostConfig:
     enable_auth: bool = False
     verbose: bool = False
     workers: int = 1
+    reload: bool = False
     settings: dict[str, str] = field(default_factory=dict)
     connection_strings: dict[str, str] = field(default_factory=dict)
     host_options: HostOptions = field(default_factory=HostOptions)
@@ -40,6 +55,10 @@ class HostConfig:
 
     def setting(self, name: str, default: str | None = None) -> str | None:
         return self.settings.get(name, default)
+
+    @property
+    def script_name(self) -> str:
+        return script_name(self.setting("PYTHON_SCRIPT_FILE_NAME"))
 
     @property
     def thread_count(self) -> int | None:
@@ -99,6 +118,7 @@ def load_config(
     enable_auth: bool = False,
     verbose: bool = False,
     workers: int = 1,
+    reload: bool = False,
     environ: MutableMapping[str, str] | None = None,
 ) -> HostConfig:
     """Read host.json, local.settings.json (development only) and the environment.
@@ -141,6 +161,7 @@ def load_config(
     env.setdefault("FUNCTIONS_EXTENSION_VERSION", "~4")
     env["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development" if mode == DEVELOPMENT else "Production"
     env.setdefault("WEBSITE_HOSTNAME", f"localhost:{port}")
+    script_name(env.get("PYTHON_SCRIPT_FILE_NAME"))
     secrets = env.get("FUNCTIONS_SECRETS_PATH")
     return HostConfig(
         app_dir=root,
@@ -153,6 +174,7 @@ def load_config(
         enable_auth=enable_auth or mode == PRODUCTION,
         verbose=verbose,
         workers=workers,
+        reload=reload and mode == DEVELOPMENT and host_options.file_watching,
         settings=dict(env),
         connection_strings=connection_strings,
         host_options=host_options,

@@ -21,6 +21,7 @@ class HostOptions:
     function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT  # None: no limit
     retry: RetrySpec | None = None
     log_level: str | None = None
+    file_watching: bool = True
     extensions: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -110,6 +111,7 @@ def read_host_options(app_dir: Path) -> HostOptions:
         function_timeout=timeout,
         retry=parse_retry(data.get("retry"), HOST_JSON),
         log_level=log_level,
+        file_watching=data.get("filewatchingenabled", True) is not False,
         extensions=extensions,
         raw=raw,
     )

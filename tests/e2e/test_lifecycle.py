@@ -130,3 +130,50 @@ def test_the_host_runs_under_a_plain_asgi_server(tmp_path: Path, host_env: dict[
     finally:
         os.kill(proc.pid, signal.SIGTERM)
         proc.wait(20)
+
+
+RELOAD_APP = """
+import azure.functions as func
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="version")
+def version(req: func.HttpRequest) -> str:
+    return "VERSION"
+"""
+
+
+def _wait_for_text(host_url: str, text: str, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            last = httpx.get(f"{host_url}/api/version").text
+            if last == text:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"still serving {last!r}, expected {text!r}")
+
+
+def test_start_reloads_when_a_file_changes(start_host: StartHost, tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "function_app.py": RELOAD_APP.replace("VERSION", "one"),
+            "local.settings.json": '{"Values": {"A": "1"}}',
+        },
+    )
+    host = start_host(app)
+    assert host.client.get("/api/version").text == "one"
+    time.sleep(1)  # the watcher starts a moment after the first server process
+    (app / "function_app.py").write_text(RELOAD_APP.replace("VERSION", "two"))
+    _wait_for_text(host.base_url, "two")
+    assert host.output().count("Functions:") == 2  # the banner again, from the new process
+    assert host.stop() == 0
+
+
+def test_no_reload_flag_keeps_the_loaded_code(start_host: StartHost, tmp_path: Path) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": RELOAD_APP.replace("VERSION", "one")})
+    host = start_host(app, "--no-reload")
+    (app / "function_app.py").write_text(RELOAD_APP.replace("VERSION", "two"))
+    time.sleep(1.5)
+    assert host.client.get("/api/version").text == "one"

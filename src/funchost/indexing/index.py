@@ -14,7 +14,7 @@ from funchost.errors import ConfigError
 from funchost.indexing.loader import install_app_package, prepare_sys_path
 from funchost.indexing.spec import FailedFunction, FunctionSpec
 from funchost.indexing.v1 import function_folders, read_v1_function
-from funchost.indexing.v2 import read_v2_app, script_name
+from funchost.indexing.v2 import read_v2_app
 
 
 @dataclass
@@ -47,7 +47,7 @@ def index_app(config: HostConfig) -> AppIndex:
         and config.settings[key].strip().lower() in ("1", "true")
     }
     prepare_sys_path(app_dir)
-    script = script_name(config.setting("PYTHON_SCRIPT_FILE_NAME"))
+    script = config.script_name
     folders = function_folders(app_dir)
     if (app_dir / script).is_file():
         results, app = read_v2_app(app_dir, script, disabled_names)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +13,6 @@ from funchost.hostjson import parse_retry
 from funchost.indexing.common import build_spec, check_http_trigger, parse_bindings
 from funchost.indexing.loader import import_hint, import_script
 from funchost.indexing.spec import FailedFunction, FunctionSpec
-
-DEFAULT_SCRIPT = "function_app.py"
-_SCRIPT_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
-
-
-def script_name(setting: str | None) -> str:
-    name = setting or DEFAULT_SCRIPT
-    if not _SCRIPT_NAME.match(name):
-        raise ConfigError(
-            f"PYTHON_SCRIPT_FILE_NAME {name!r} is not a valid Python file name "
-            "(letters, digits, '_' and '-', ending in .py)"
-        )
-    return name
 
 
 def find_function_app(module: Any, script: str) -> Any:

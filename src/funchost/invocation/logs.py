@@ -155,7 +155,7 @@ def configure_logging(
     logging.getLogger("funchost.invocation").setLevel(level)
     # Libraries funchost runs on are quiet unless asked.
     library_level = logging.DEBUG if verbose else logging.WARNING
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio"):
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "watchfiles"):
         logging.getLogger(name).setLevel(library_level)
     logging.getLogger("uvicorn.access").propagate = False
     return handler
