@@ -3,12 +3,16 @@
     .venv/bin/python bench/cold_start.py [--runs 5]
 
 Each run, in a rotating order:
-  import   time for `python -c "import uvicorn, azure.functions"` to finish   (baseline)
-  raw      raw ASGI app on uvicorn: time to first 200 on GET /, then idle RSS  (baseline)
-  funchost `funchost start <generated app>`: time to first 200 on GET /api/Func07, idle RSS
+  import     time for `python -c "import uvicorn, azure.functions"` to finish   (baseline)
+  raw        raw ASGI app on uvicorn: time to first 200 on GET /, idle RSS      (baseline)
+  reload     `funchost start <generated app>` (reload on: a supervisor, multiprocessing's
+             resource tracker and the serving child): first 200 on GET /api/Func07, idle RSS
+  no-reload  `funchost start <generated app> --no-reload` (one process): the same
 Time to first response runs from just before the process is spawned until a GET (fresh
-connection each try, 1 ms between tries) answers 200. Idle RSS is VmRSS from
-/proc/<pid>/status after 2 s without requests.
+connection each try, 1 ms between tries) answers 200. Then one GET on a kept-alive connection
+finds the serving process (the one holding the server end of that connection). Idle RSS,
+read after 2 s without requests, is the sum of VmRSS (/proc/<pid>/status) over the started
+process and all its live descendants; the serving process's own VmRSS is reported as well.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,22 +83,94 @@ def time_import() -> float:
     return time.perf_counter() - started
 
 
+@dataclass(frozen=True)
+class Variant:
+    """One server measured each run."""
+
+    key: str  # prefix of its keys in the JSON
+    step: str  # its name in the per-run progress lines
+    name: str  # its name in the table, the ratios and the targets
+    spec: h.ServerSpec
+    checked: bool  # held to the targets
+
+    @property
+    def label(self) -> str:
+        return self.name if not self.checked else f"{self.name}, {FUNCTION_COUNT} functions"
+
+    @property
+    def md_label(self) -> str:
+        return self.name if not self.checked else f"{self.name}, {FUNCTION_COUNT} v1 functions"
+
+
+def variants(app: Path) -> list[Variant]:
+    probe = f"/api/{PROBE_FUNCTION}"
+    return [
+        Variant("raw", "raw", "raw ASGI on uvicorn", h.raw_asgi_spec("raw"), checked=False),
+        Variant(
+            "funchost_reload",
+            "reload",
+            "funchost start",
+            h.funchost_spec(
+                "start", "funchost start (20 functions)", app, command="start", path=probe
+            ),
+            checked=True,
+        ),
+        Variant(
+            "funchost_no_reload",
+            "no-reload",
+            "funchost start --no-reload",
+            h.funchost_spec(
+                "start-no-reload",
+                "funchost start --no-reload (20 functions)",
+                app,
+                command="start",
+                path=probe,
+                extra_args=("--no-reload",),
+            ),
+            checked=True,
+        ),
+    ]
+
+
 def time_server(spec: h.ServerSpec, log_dir: Path, args: argparse.Namespace) -> dict[str, Any]:
     server = h.Server(spec, log_dir)
     server.start()
     try:
         ttfr = server.wait_ready(timeout=args.timeout, interval=0.001)
+        serving = server.serving_pid()
         time.sleep(args.idle)
-        rss = server.rss()
+        tree = server.rss_tree()
+        commands = {pid: h.command_line(pid) for pid in tree.by_pid} if tree else {}
     finally:
         server.stop()
-    if rss is None:
+    if tree is None or server.pid not in tree.by_pid:
         raise h.BenchError(f"{spec.label} was gone before its RSS was read; log {server.log_path}")
+    if serving is None and tree.processes == 1:
+        serving = server.pid  # no children: the process itself serves
+    if serving is None or serving not in tree.by_pid:
+        raise h.BenchError(
+            f"{spec.label}: could not tell which of its processes {sorted(tree.by_pid)} serves "
+            f"(found {serving}); log {server.log_path}"
+        )
     return {
         "ttfr_s": ttfr,
-        "idle_rss_mib": rss / h.MIB,
+        "idle_rss_mib": tree.total / h.MIB,
+        "serving_rss_mib": tree.by_pid[serving] / h.MIB,
+        "processes": tree.processes,
+        "started_pid": server.pid,
+        "serving_pid": serving,
+        "process_rss": [
+            {
+                "pid": pid,
+                "rss_mib": rss / h.MIB,
+                "serving": pid == serving,
+                "command": commands[pid],
+            }
+            for pid, rss in tree.by_pid.items()
+        ],
         "exit_code": server.returncode,
         "stopped_cleanly": server.stopped_cleanly,
+        "leftover": server.leftover,
         "log": str(server.log_path),
     }
 
@@ -110,87 +187,100 @@ def main() -> int:
     h.say(h.describe_source(info["source"]))
     log_dir = h.log_dir_for("cold", run_stamp)
     imports: list[float] = []
-    raw_runs: list[dict[str, Any]] = []
-    fh_runs: list[dict[str, Any]] = []
     with h.temp_dir("funchost-bench-cold-") as tmp:
         app = generate_app(tmp)
-        raw = h.raw_asgi_spec("raw")
-        fh = h.funchost_spec(
-            "funchost",
-            "funchost start (20 functions)",
-            app,
-            command="start",
-            path=f"/api/{PROBE_FUNCTION}",
-        )
+        servers = variants(app)
+        runs: dict[str, list[dict[str, Any]]] = {v.key: [] for v in servers}
         h.say(f"cold_start: {args.runs} run(s); generated app {app}; logs in {log_dir}")
-        steps = ["import", "raw", "funchost"]
+        steps: list[Variant | None] = [None, *servers]  # None: the import baseline
         for run in range(args.runs):
-            order = steps[run % 3 :] + steps[: run % 3]
+            shift = run % len(steps)
+            order = steps[shift:] + steps[:shift]
             parts = []
             for step in order:
-                if step == "import":
+                if step is None:
                     imports.append(time_import())
                     parts.append(f"import {imports[-1]:.3f}s")
-                elif step == "raw":
-                    raw_runs.append(time_server(raw, log_dir / f"run{run + 1}", args))
-                    r = raw_runs[-1]
-                    parts.append(f"raw {r['ttfr_s']:.3f}s {r['idle_rss_mib']:.1f}MiB")
-                else:
-                    fh_runs.append(time_server(fh, log_dir / f"run{run + 1}", args))
-                    r = fh_runs[-1]
-                    parts.append(f"funchost {r['ttfr_s']:.3f}s {r['idle_rss_mib']:.1f}MiB")
+                    continue
+                r = time_server(step.spec, log_dir / f"run{run + 1}", args)
+                runs[step.key].append(r)
+                serving = (
+                    f" (serving {r['serving_rss_mib']:.1f}MiB, {r['processes']} processes)"
+                    if r["processes"] > 1
+                    else ""
+                )
+                parts.append(f"{step.step} {r['ttfr_s']:.3f}s {r['idle_rss_mib']:.1f}MiB{serving}")
             h.say(f"  run {run + 1}/{args.runs}: " + ", ".join(parts))
 
-    summary = {
-        "import_s": stats(imports),
-        "raw_ttfr_s": stats([r["ttfr_s"] for r in raw_runs]),
-        "funchost_ttfr_s": stats([r["ttfr_s"] for r in fh_runs]),
-        "raw_idle_rss_mib": stats([r["idle_rss_mib"] for r in raw_runs]),
-        "funchost_idle_rss_mib": stats([r["idle_rss_mib"] for r in fh_runs]),
-    }
-    ratio_ttfr = summary["funchost_ttfr_s"]["median"] / summary["raw_ttfr_s"]["median"]
-    ratio_rss = summary["funchost_idle_rss_mib"]["median"] / summary["raw_idle_rss_mib"]["median"]
-    ttfr_ok = summary["funchost_ttfr_s"]["median"] <= TARGET_TTFR_S
-    rss_ok = summary["funchost_idle_rss_mib"]["max"] <= TARGET_RSS_MIB
-    unclean = [r for r in raw_runs + fh_runs if not r["stopped_cleanly"]]
+    raw = servers[0]
+    checked = [v for v in servers if v.checked]
+    summary: dict[str, dict[str, float]] = {"import_s": stats(imports)}
+    labels = {"import_s": 'python -c "import uvicorn, azure.functions"  (s)'}
+    measures = [
+        ("ttfr_s", "time to first 200  (s)"),
+        ("idle_rss_mib", "idle RSS, all processes  (MiB)"),
+        ("serving_rss_mib", "idle RSS, serving process  (MiB)"),
+        ("processes", "processes at idle"),
+    ]
+    for measure, text in measures:
+        for v in servers:
+            key = f"{v.key}_{measure}"
+            summary[key] = stats([r[measure] for r in runs[v.key]])
+            what = text
+            if measure == "ttfr_s" and v is not raw:
+                what = f"first 200 /api/{PROBE_FUNCTION}  (s)"
+            labels[key] = f"{v.label}: {what}"
+    ratios: dict[str, float] = {}
+    checks: dict[str, dict[str, str]] = {}
+    for v in checked:
+        ratios[f"ttfr_{v.key}_over_raw"] = (
+            summary[f"{v.key}_ttfr_s"]["median"] / summary["raw_ttfr_s"]["median"]
+        )
+        ratios[f"rss_{v.key}_over_raw"] = (
+            summary[f"{v.key}_idle_rss_mib"]["median"] / summary["raw_idle_rss_mib"]["median"]
+        )
+        checks[v.key] = {
+            "ttfr": h.verdict(summary[f"{v.key}_ttfr_s"]["median"] <= TARGET_TTFR_S),
+            "idle_rss": h.verdict(summary[f"{v.key}_idle_rss_mib"]["max"] <= TARGET_RSS_MIB),
+        }
+    unclean = [r for v in servers for r in runs[v.key] if not r["stopped_cleanly"]]
 
-    labels = {
-        "import_s": 'python -c "import uvicorn, azure.functions"  (s)',
-        "raw_ttfr_s": "raw ASGI on uvicorn: time to first 200  (s)",
-        "funchost_ttfr_s": f"funchost start, 20 functions: first 200 /api/{PROBE_FUNCTION}  (s)",
-        "raw_idle_rss_mib": "raw ASGI on uvicorn: idle RSS  (MiB)",
-        "funchost_idle_rss_mib": "funchost start, 20 functions: idle RSS  (MiB)",
-    }
     h.say()
     h.say(f"Results over {args.runs} run(s):")
+
+    def digits(key: str) -> int:
+        if key.endswith("_s"):
+            return 3
+        return 0 if key.endswith("_processes") else 1
+
     rows = [
-        [labels[key]]
-        + [h.fmt(s[k], 3 if key.endswith("_s") else 1) for k in ("median", "min", "max")]
+        [labels[key]] + [h.fmt(s[k], digits(key)) for k in ("median", "min", "max")]
         for key, s in summary.items()
     ]
     h.say(h.text_table(["measure", "median", "min", "max"], rows))
     h.say()
-    h.say(
-        f"funchost/raw-uvicorn (medians): time to first response {ratio_ttfr:.2f}x, "
-        f"idle RSS {ratio_rss:.2f}x"
-    )
-    h.say(
-        h.text_table(
-            ["target", "got", "verdict"],
-            [
-                [
-                    f"funchost median time to first response <= {TARGET_TTFR_S:.1f} s",
-                    f"{summary['funchost_ttfr_s']['median']:.3f} s",
-                    h.verdict(ttfr_ok),
-                ],
-                [
-                    f"funchost idle RSS (max over runs) <= {TARGET_RSS_MIB:.0f} MiB",
-                    f"{summary['funchost_idle_rss_mib']['max']:.1f} MiB",
-                    h.verdict(rss_ok),
-                ],
-            ],
+    for v in checked:
+        h.say(
+            f"{v.name}/raw-uvicorn (medians): time to first response "
+            f"{ratios[f'ttfr_{v.key}_over_raw']:.2f}x, idle RSS (all processes) "
+            f"{ratios[f'rss_{v.key}_over_raw']:.2f}x"
         )
-    )
+    target_rows = []
+    for v in checked:
+        name = v.name
+        target_rows += [
+            [
+                f"{name}: median time to first response <= {TARGET_TTFR_S:.1f} s",
+                f"{summary[f'{v.key}_ttfr_s']['median']:.3f} s",
+                checks[v.key]["ttfr"],
+            ],
+            [
+                f"{name}: idle RSS, all processes (max over runs) <= {TARGET_RSS_MIB:.0f} MiB",
+                f"{summary[f'{v.key}_idle_rss_mib']['max']:.1f} MiB",
+                checks[v.key]["idle_rss"],
+            ],
+        ]
+    h.say(h.text_table(["target", "got", "verdict"], target_rows))
     if unclean:
         h.say(f"NOTE: {len(unclean)} server(s) did not stop cleanly: {unclean}")
 
@@ -200,16 +290,22 @@ def main() -> int:
         "params": vars(args),
         "function_count": FUNCTION_COUNT,
         "probe": f"/api/{PROBE_FUNCTION}",
+        "servers": {v.key: {"label": v.spec.label, "command": list(v.spec.argv)} for v in servers},
+        "idle_rss": (
+            "idle_rss_mib: sum of VmRSS over the started process and its live descendants "
+            "(pages shared between them are counted in each); serving_rss_mib: VmRSS of the "
+            "process holding the server end of an accepted connection"
+        ),
         "import_runs_s": imports,
-        "raw_runs": raw_runs,
-        "funchost_runs": fh_runs,
+        **{f"{v.key}_runs": runs[v.key] for v in servers},
         "summary": summary,
-        "ratios": {"ttfr_funchost_over_raw": ratio_ttfr, "rss_funchost_over_raw": ratio_rss},
+        "ratios": ratios,
         "targets": {
             "funchost_ttfr_median_s": TARGET_TTFR_S,
             "funchost_idle_rss_mib": TARGET_RSS_MIB,
+            "applies_to": [v.key for v in checked],
         },
-        "checks": {"ttfr": h.verdict(ttfr_ok), "idle_rss": h.verdict(rss_ok)},
+        "checks": checks,
     }
     data["source_check"] = h.check_source_unchanged(info["source"])
     path = h.write_json("cold", run_stamp, data)
@@ -223,28 +319,24 @@ def main() -> int:
         [
             *h.machine_cells(info),
             str(args.runs),
-            "raw ASGI on uvicorn",
-            h.fmt(summary["raw_ttfr_s"]["median"], 3),
-            h.fmt(summary["raw_idle_rss_mib"]["median"], 1),
+            v.md_label,
+            h.fmt(summary[f"{v.key}_ttfr_s"]["median"], 3),
+            h.fmt(summary[f"{v.key}_idle_rss_mib"]["median"], 1),
+            h.fmt(summary[f"{v.key}_serving_rss_mib"]["median"], 1),
+            h.fmt(summary[f"{v.key}_processes"]["median"], 0),
             h.fmt(imp, 3),
-            "1.00",
-        ],
-        [
-            *h.machine_cells(info),
-            str(args.runs),
-            "funchost start, 20 v1 functions",
-            h.fmt(summary["funchost_ttfr_s"]["median"], 3),
-            h.fmt(summary["funchost_idle_rss_mib"]["median"], 1),
-            h.fmt(imp, 3),
-            f"{ratio_ttfr:.2f}",
-        ],
+            "1.00" if v is raw else f"{ratios[f'ttfr_{v.key}_over_raw']:.2f}",
+        ]
+        for v in servers
     ]
     headers = [
         *h.MACHINE_HEADERS,
         "Runs",
         "Server",
         "First 200 (s, median)",
-        "Idle RSS (MiB, median)",
+        "Idle RSS, all processes (MiB, median)",
+        "Idle RSS, serving process (MiB, median)",
+        "Processes",
         "Import uvicorn+azure.functions (s)",
         "First 200 vs raw",
     ]

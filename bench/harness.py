@@ -241,8 +241,10 @@ def funchost_spec(
     command: str = "serve",
     path: str = "/api/hello",
     secrets_dir: Path | None = None,
+    extra_args: Sequence[str] = (),
 ) -> ServerSpec:
-    """`funchost serve|start APP --port P --host 127.0.0.1` (one process: --workers 1)."""
+    """`funchost serve|start APP --port P --host 127.0.0.1 [extra_args]` (serve: one process,
+    --workers 1; start: a reload supervisor and its serving child unless --no-reload)."""
     env: dict[str, str] = {}
     if secrets_dir is not None and "FUNCTIONS_SECRETS_PATH" not in os.environ:
         # Keys the production host creates go to a throw-away folder, not the user's data dir.
@@ -258,6 +260,7 @@ def funchost_spec(
             "{port}",
             "--host",
             LOCALHOST,
+            *extra_args,
         ),
         path=path,
         env=env,
@@ -353,6 +356,109 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def start_time(pid: int) -> int | None:
+    """When `pid` started (clock ticks after boot, field 22 of /proc/<pid>/stat): with the PID
+    it names one process even if the PID is reused. None if it is gone or a zombie."""
+    fields = _proc_stat(pid)
+    if fields is None or fields[0] == "Z":
+        return None
+    return int(fields[19])
+
+
+@dataclass(frozen=True)
+class RssTree:
+    """VmRSS of a process and of each of its live descendants, read one after another."""
+
+    root: int
+    by_pid: dict[int, int]  # pid -> bytes; the root first, then its descendants
+
+    @property
+    def total(self) -> int:
+        """The sum over the processes (pages shared between them are counted in each)."""
+        return sum(self.by_pid.values())
+
+    @property
+    def processes(self) -> int:
+        return len(self.by_pid)
+
+
+def rss_tree(pid: int) -> RssTree:
+    """VmRSS of `pid` and of each of its live descendants (those gone meanwhile are left out)."""
+    by_pid: dict[int, int] = {}
+    for member in (pid, *descendants(pid)):
+        value = rss_bytes(member)
+        if value is not None:
+            by_pid[member] = value
+    return RssTree(root=pid, by_pid=by_pid)
+
+
+def command_line(pid: int, limit: int = 160) -> str:
+    """/proc/<pid>/cmdline with spaces between the arguments, cut at `limit` characters."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            text = cmdline.read().rstrip(b"\0").replace(b"\0", b" ").decode(errors="replace")
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _tcp_socket_inodes(local_port: int, remote_port: int) -> set[str]:
+    """Inodes of the TCP sockets from `local_port` to `remote_port` (any address), from
+    /proc/net/tcp and /proc/net/tcp6."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table, encoding="ascii") as rows:
+                next(rows, None)  # header
+                for row in rows:
+                    cols = row.split()
+                    # cols[1] local "ADDR:PORT", cols[2] remote, cols[9] inode; ports in hex.
+                    local = int(cols[1].rsplit(":", 1)[1], 16)
+                    remote = int(cols[2].rsplit(":", 1)[1], 16)
+                    if local == local_port and remote == remote_port and cols[9] != "0":
+                        inodes.add(cols[9])
+        except (FileNotFoundError, PermissionError):
+            continue
+    return inodes
+
+
+def _holds_socket(pid: int, inodes: set[str]) -> bool:
+    wanted = {f"socket:[{inode}]" for inode in inodes}
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                if os.readlink(f"/proc/{pid}/fd/{fd}") in wanted:
+                    return True
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return False
+    return False
+
+
+def serving_pid(pid: int, port: int, path: str, timeout: float = 5.0) -> int | None:
+    """Which of `pid` and its live descendants answers HTTP on `port`: GET `path` on a
+    kept-alive connection, then find the process holding the server end of that connection
+    (a listening socket can be shared by a supervisor and its children, an accepted one is
+    held by the process that accepted it). None if no process in the tree holds it."""
+    conn = http.client.HTTPConnection(LOCALHOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        conn.getresponse().read()
+        if conn.sock is None:  # the server closed the connection after answering
+            return None
+        client_port: int = conn.sock.getsockname()[1]
+        inodes = _tcp_socket_inodes(port, client_port)
+        if not inodes:
+            return None
+        for member in (pid, *descendants(pid)):
+            if _holds_socket(member, inodes):
+                return member
+        return None
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
 @dataclass(frozen=True)
 class CpuSample:
     """CPU time used so far by a process and its live descendants, and when it was read."""
@@ -404,6 +510,8 @@ class Server:
         self.returncode: int | None = None
         self.exited_early = False
         self.killed = False
+        # Descendants still running (then killed by PID) after the started process exited.
+        self.leftover: list[dict[str, Any]] = []
 
     @property
     def pid(self) -> int:
@@ -457,18 +565,33 @@ class Server:
         return self.proc is not None and self.proc.poll() is None
 
     def rss(self) -> int | None:
+        """VmRSS of the started process alone (not its descendants)."""
         return rss_bytes(self.pid) if self.is_running() else None
+
+    def rss_tree(self) -> RssTree | None:
+        """VmRSS of the started process and of each of its live descendants."""
+        return rss_tree(self.pid) if self.is_running() else None
+
+    def serving_pid(self) -> int | None:
+        """The process (the started one or a descendant) that answers on the port."""
+        return serving_pid(self.pid, self.port, self.spec.path) if self.is_running() else None
 
     def cpu(self) -> CpuSample:
         """CPU time used so far by the server process and its live descendants."""
         return tree_cpu(self.pid)
 
-    def stop(self, timeout: float = 40.0) -> int | None:
-        """SIGTERM by PID, wait, SIGKILL by PID if still alive; the exit code."""
+    def stop(self, timeout: float = 40.0, descendants_timeout: float = 10.0) -> int | None:
+        """SIGTERM by PID, wait, SIGKILL by PID if still alive; the exit code.
+
+        Descendants of the process (a reload supervisor's serving child, multiprocessing's
+        resource tracker) are left to it to stop; any still running `descendants_timeout`
+        seconds after it exited are recorded in `leftover` and killed by PID.
+        """
         proc = self.proc
         if proc is None or self.returncode is not None:
             return self.returncode
         _live_servers.discard(self)
+        tree = {pid: start_time(pid) for pid in descendants(proc.pid)}
         if proc.poll() is not None:
             self.exited_early = True  # it ended before we asked it to
         else:
@@ -482,22 +605,37 @@ class Server:
                     os.kill(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         self.returncode = proc.returncode
+        self._stop_leftovers(tree, descendants_timeout)
         return self.returncode
+
+    def _stop_leftovers(self, tree: Mapping[int, int | None], timeout: float) -> None:
+        def alive() -> list[int]:
+            return [pid for pid, t0 in tree.items() if t0 is not None and start_time(pid) == t0]
+
+        deadline = time.perf_counter() + timeout
+        while alive() and time.perf_counter() < deadline:
+            time.sleep(0.05)
+        for pid in alive():
+            self.leftover.append({"pid": pid, "command": command_line(pid)})
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     @property
     def stopped_cleanly(self) -> bool:
         """Ran until we stopped it and exited by itself after SIGTERM (0, or -15: uvicorn
-        re-raises the signal after its graceful shutdown)."""
+        re-raises the signal after its graceful shutdown), leaving no descendant running."""
         return (
             not self.exited_early
             and not self.killed
+            and not self.leftover
             and self.returncode in (0, -signal.SIGTERM, 128 + signal.SIGTERM)
         )
 
     @property
     def exit_note(self) -> str:
         clean = "clean stop" if self.stopped_cleanly else "NOT a clean stop"
-        return f"exit {self.returncode} ({clean})"
+        left = f", {len(self.leftover)} descendant(s) left running" if self.leftover else ""
+        return f"exit {self.returncode} ({clean}{left})"
 
     def log_tail(self, lines: int = 30) -> str:
         try:

@@ -343,3 +343,15 @@ def test_invalid_route_template_fails_only_that_function(
         "Bad (Bad/function.json): Bad/function.json: invalid route template 'items/{id': unclosed '{'"
         in host.output()
     )
+
+
+def test_console_script_is_installed(host_env: dict[str, str]) -> None:
+    import subprocess
+    import sys
+
+    script = Path(sys.executable).parent / "funchost"
+    result = subprocess.run(
+        [str(script), "--version"], capture_output=True, text=True, env=host_env, timeout=30
+    )
+    assert result.returncode == 0
+    assert result.stdout.startswith("funchost ")
