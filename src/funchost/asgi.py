@@ -12,7 +12,6 @@ import os
 import sys
 from typing import Any
 
-from funchost.banner import render_banner
 from funchost.config import PRODUCTION, HostConfig, load_config
 from funchost.errors import ConfigError
 from funchost.host import Host
@@ -37,7 +36,6 @@ def app_from_environment() -> HostApp:
     raw = os.environ.get(CONFIG_ENV)
     options: dict[str, Any] = json.loads(raw) if raw else {}
     app_dir = options.pop("app_dir", None) or os.environ.get("FUNCHOST_APP_DIR") or "."
-    banner = options.pop("banner", False)
     options.setdefault("mode", PRODUCTION)
     try:
         config = load_config(app_dir, **options)
@@ -45,7 +43,4 @@ def app_from_environment() -> HostApp:
         # In a worker or reloaded process: one line, and the supervisor carries on.
         print(f"funchost: error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(2) from None
-    app = create_app(config)
-    if banner:
-        print(render_banner(config, app.host.index), flush=True)
-    return app
+    return create_app(config)

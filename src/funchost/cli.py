@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from funchost import __version__
-from funchost.config import DEVELOPMENT, PRODUCTION, load_config
+from funchost.config import DEVELOPMENT, LISTEN_FD_ENV, PRODUCTION, load_config
 from funchost.errors import ConfigError
 
 
@@ -69,8 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_host(args: argparse.Namespace, mode: str) -> int:
-    from funchost.server import serve
-
     options: dict[str, Any] = {
         "mode": mode,
         "host": args.host,
@@ -89,12 +87,38 @@ def _run_host(args: argparse.Namespace, mode: str) -> int:
         if args.workers < 1:
             raise ConfigError("--workers must be 1 or more")
         options["workers"] = args.workers
-    # Read into a copy of the environment first: with reload on, the serving child reads
+    # Read into a copy of the environment first: with reload on, each serving child reads
     # local.settings.json itself, and must not inherit values this process applied.
     config = load_config(args.app_dir, **options, environ=dict(os.environ))
-    if not config.reload:
-        config = load_config(args.app_dir, **options)
-    return serve(config, {k: v for k, v in options.items() if k not in ("workers", "reload")})
+    if config.reload:
+        from funchost.reloader import run_with_reload
+
+        return run_with_reload(config.app_dir, config.host, config.port, _child_args(args))
+    from funchost.server import serve
+
+    config = load_config(args.app_dir, **options)
+    fd = os.environ.pop(LISTEN_FD_ENV, None)
+    return serve(
+        config,
+        {k: v for k, v in options.items() if k not in ("workers", "reload")},
+        listen_fd=int(fd) if fd else None,
+    )
+
+
+def _child_args(args: argparse.Namespace) -> list[str]:
+    """The `start` flags to pass on to the serving child of the reload supervisor."""
+    child: list[str] = []
+    if args.cors is not None:
+        child += ["--cors", args.cors]
+    if args.cors_credentials:
+        child.append("--cors-credentials")
+    if args.functions:
+        child += ["--functions", *args.functions]
+    if args.enable_auth:
+        child.append("--enable-auth")
+    if args.verbose:
+        child.append("--verbose")
+    return child
 
 
 def _keys(args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 DEFAULT_BODY_LIMIT = 104_857_600
 DEFAULT_SCRIPT = "function_app.py"
+# The listening socket a reload supervisor hands to the host process it starts.
+LISTEN_FD_ENV = "FUNCHOST_LISTEN_FD"
 _SCRIPT_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
 
 

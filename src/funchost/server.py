@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 from types import FrameType
 from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
-from uvicorn.supervisors.watchfilesreload import WatchFilesReload
 
 from funchost.asgi import CONFIG_ENV, create_app
 from funchost.banner import render_banner
@@ -46,7 +46,7 @@ def _uvicorn_options(config: HostConfig) -> dict[str, Any]:
     }
 
 
-def serve(config: HostConfig, load_options: dict[str, Any]) -> int:
+def serve(config: HostConfig, load_options: dict[str, Any], listen_fd: int | None = None) -> int:
     """Run until SIGINT/SIGTERM; in-flight requests are drained before exit."""
     options = _uvicorn_options(config)
     if config.workers > 1:
@@ -66,50 +66,11 @@ def serve(config: HostConfig, load_options: dict[str, Any]) -> int:
         sock = uv_config.bind_socket()
         Multiprocess(uv_config, sockets=[sock]).run()
         return 0
-    if config.reload:
-        return _serve_with_reload(config, load_options, options)
     app = create_app(config)
     print(render_banner(config, app.host.index), flush=True)
     uv_config = uvicorn.Config(app, **options)
     server = HostServer(uv_config)
-    server.run()
+    # Under the reload supervisor, the listening socket is inherited from it.
+    sockets = [socket.socket(fileno=listen_fd)] if listen_fd is not None else None
+    server.run(sockets=sockets)
     return 0 if server.started else 1
-
-
-def _serve_with_reload(
-    config: HostConfig, load_options: dict[str, Any], options: dict[str, Any]
-) -> int:
-    """Serve from a child process that is replaced when a .py or .json file of the app changes.
-
-    The parent never imports user code; each child loads the app (and local.settings.json)
-    afresh and prints its banner, as the real host does when it restarts on a file change.
-    """
-    configure_logging(debug=config.debug_logging, verbose=config.verbose)
-    os.environ[CONFIG_ENV] = json.dumps(
-        {
-            **load_options,
-            "app_dir": str(config.app_dir),
-            "host": config.host,
-            "port": config.port,
-            "reload": False,
-            "banner": True,
-        }
-    )
-    app_dir = config.app_dir
-    uv_config = uvicorn.Config(
-        "funchost.asgi:app_from_environment",
-        factory=True,
-        reload=True,
-        reload_dirs=[str(app_dir)],
-        reload_includes=["*.py", "*.json"],
-        reload_excludes=[
-            str(app_dir / name)
-            for name in (".venv", "venv", ".funchost", ".git", "node_modules")
-            if (app_dir / name).is_dir()
-        ],
-        **options,
-    )
-    server = HostServer(uv_config)
-    sock = uv_config.bind_socket()
-    WatchFilesReload(uv_config, target=server.run, sockets=[sock]).run()
-    return 0
