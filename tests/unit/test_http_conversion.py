@@ -49,3 +49,40 @@ def test_repeated_headers_are_joined_and_names_lower_cased() -> None:
         "x-a": "1,2",
         "host": "h",
     }
+
+
+def test_build_request_equals_what_the_library_converter_builds() -> None:
+    from funchost.bindings.converters import decode
+    from funchost.bindings.http import build_request
+
+    def s(value: str) -> meta.Datum:
+        return meta.Datum(value, "string")
+
+    args = (
+        "POST",
+        "http://h/api/x?a=1",
+        {"content-type": "application/json"},
+        {"a": "1"},
+        {"id": "7"},
+        b'{"k": 2}',
+    )
+    method, url, headers, query, params, body = args
+    datum = meta.Datum(
+        {
+            "method": s(method),
+            "url": s(url),
+            "headers": {k: s(v) for k, v in headers.items()},
+            "query": {k: s(v) for k, v in query.items()},
+            "params": {k: s(v) for k, v in params.items()},
+            "body": meta.Datum(body, "bytes"),
+        },
+        "http",
+    )
+    expected = decode("httpTrigger", datum, None, {})
+    actual = build_request(*args)
+    assert type(actual) is type(expected)
+    for attribute in ("method", "url", "params", "route_params"):
+        assert getattr(actual, attribute) == getattr(expected, attribute)
+    assert dict(actual.headers) == dict(expected.headers)
+    assert actual.get_body() == expected.get_body()
+    assert actual.get_json() == expected.get_json() == {"k": 2}

@@ -26,10 +26,6 @@ _RESPONSE_KEYS = {
 }
 
 
-def _s(value: str) -> meta.Datum:
-    return meta.Datum(value, "string")
-
-
 def build_request(
     method: str,
     url: str,
@@ -38,8 +34,8 @@ def build_request(
     route_params: dict[str, str],
     body: bytes,
 ) -> func_http.HttpRequest:
-    """The `func.HttpRequest` the library's HttpRequestConverter makes from `request_datum`,
-    built directly because it is on the hot path of every request."""
+    """The `func.HttpRequest` the library's HttpRequestConverter makes from the worker's `http`
+    Datum for this request, built directly because it is on the hot path of every request."""
     return func_http.HttpRequest(
         method,
         url,
@@ -48,28 +44,6 @@ def build_request(
         route_params=route_params,
         body_type="bytes",
         body=body,
-    )
-
-
-def request_datum(
-    method: str,
-    url: str,
-    headers: dict[str, str],
-    query: dict[str, str],
-    route_params: dict[str, str],
-    body: bytes,
-) -> meta.Datum:
-    """The Datum the worker would receive for an HTTP request."""
-    return meta.Datum(
-        {
-            "method": _s(method),
-            "url": _s(url),
-            "headers": {k: _s(v) for k, v in headers.items()},
-            "query": {k: _s(v) for k, v in query.items()},
-            "params": {k: _s(v) for k, v in route_params.items()},
-            "body": meta.Datum(body, "bytes"),
-        },
-        "http",
     )
 
 
