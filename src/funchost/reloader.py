@@ -23,6 +23,7 @@ from types import FrameType
 import watchfiles
 
 from funchost.config import LISTEN_FD_ENV
+from funchost.errors import ConfigError
 
 logger = logging.getLogger("funchost.reload")
 
@@ -53,7 +54,13 @@ def listening_socket(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
+        ) from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock

@@ -355,3 +355,21 @@ def test_console_script_is_installed(host_env: dict[str, str]) -> None:
     )
     assert result.returncode == 0
     assert result.stdout.startswith("funchost ")
+
+
+def test_port_in_use_is_one_line(tmp_path: Path, host_env: dict[str, str]) -> None:
+    import socket
+
+    app = write_app(tmp_path / "app", {"function_app.py": V2_HELLO})
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = run_cli(
+            "start", str(app), "--port", str(port), "--host", "127.0.0.1", env=host_env
+        )
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        == f"funchost: error: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port"
+    )
