@@ -28,6 +28,7 @@ import os
 import re
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -286,9 +287,14 @@ def _write_document(path: Path, data: dict[str, Any], *, create_only: bool) -> b
 class KeyStore:
     """The keys in one secrets folder, read once and cached.
 
-    Safe to share between threads. Changes made by another process after a file was read are not
-    seen, except that :meth:`set_key` re-reads the file it changes so as not to drop them.
+    Safe to share between threads. Changes made to the files by another process (`funchost keys
+    set`, another worker, an editor) are picked up by :meth:`authorize` within a second: it
+    compares the folder's listing and file times at most once a second and, when they changed,
+    reads the keys again. A file that no longer parses is reported and the keys read before it
+    stay in force, so a typo does not lock every caller out.
     """
+
+    refresh_interval = 1.0
 
     def __init__(self, secrets_dir: Path) -> None:
         self.secrets_dir = Path(secrets_dir)
@@ -300,6 +306,8 @@ class KeyStore:
         # Hot path caches for authorize(), rebuilt lazily after any change.
         self._admin: tuple[bytes, ...] | None = None
         self._candidates: dict[str | None, tuple[bytes, ...]] = {}
+        self._checked_at = time.monotonic()
+        self._signature = self._folder_signature()
 
     # -- files -------------------------------------------------------------------------------
 
@@ -313,19 +321,59 @@ class KeyStore:
     def _load_host(self) -> _HostSecrets | None:
         with self._lock:
             if not self._host_loaded:
-                path = self.host_file
-                data = _read_document(path)
-                self._host = None if data is None else _parse_host(path, data)
+                self._host = self._read_host()
                 self._host_loaded = True
             return self._host
 
     def _load_function(self, stem: str) -> tuple[FunctionKey, ...] | None:
         with self._lock:
             if stem not in self._functions:
-                path = self.secrets_dir / f"{stem}.json"
-                data = _read_document(path)
-                self._functions[stem] = None if data is None else _parse_function(path, data)
+                self._functions[stem] = self._read_function(stem)
             return self._functions[stem]
+
+    def _folder_signature(self) -> tuple[tuple[str, int, int], ...]:
+        try:
+            entries = [
+                (e.name, e.stat().st_mtime_ns, e.stat().st_size)
+                for e in os.scandir(self.secrets_dir)
+                if e.name.endswith(".json")
+            ]
+        except OSError:
+            return ()
+        return tuple(sorted(entries))
+
+    def _refresh(self) -> None:
+        """Read the keys again if the files changed since the last look (at most once a second)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.refresh_interval:
+            return
+        self._checked_at = now
+        signature = self._folder_signature()
+        if signature == self._signature:
+            return
+        with self._lock:
+            try:
+                host, functions = self._read_files(list(self._functions))
+            except KeyStoreError as exc:
+                logger.error("%s; the keys read before stay in force", exc)
+            else:
+                self._host_loaded, self._host, self._functions = True, host, functions
+                self._invalidate()
+            self._signature = signature
+
+    def _read_files(
+        self, stems: list[str]
+    ) -> tuple[_HostSecrets | None, dict[str, tuple[FunctionKey, ...] | None]]:
+        return self._read_host(), {stem: self._read_function(stem) for stem in stems}
+
+    def _read_host(self) -> _HostSecrets | None:
+        data = _read_document(self.host_file)
+        return None if data is None else _parse_host(self.host_file, data)
+
+    def _read_function(self, stem: str) -> tuple[FunctionKey, ...] | None:
+        path = self.secrets_dir / f"{stem}.json"
+        data = _read_document(path)
+        return None if data is None else _parse_function(path, data)
 
     def _invalidate(self) -> None:
         with self._lock:
@@ -490,6 +538,7 @@ class KeyStore:
         lvl = level.lower()
         if lvl == "anonymous":
             return True
+        self._refresh()
         if lvl == "function":
             candidates = self._function_candidates(function_name)
         elif lvl in ("admin", "system"):

@@ -170,3 +170,33 @@ def test_verbose_access_log_hides_the_code_parameter(start_host: StartHost, secr
     assert host.client.get("/api/Keyed", params={"code": fn_key, "x": "1"}).status_code == 200
     out = host.wait_for_output('"GET /api/Keyed?code=[hidden]&x=1" 200')
     assert fn_key not in out
+
+
+def test_a_key_set_with_the_cli_works_on_the_running_host(
+    served: RunningHost, secrets: Path, host_env: dict[str, str]
+) -> None:
+    import time
+
+    env = {**host_env, "FUNCTIONS_SECRETS_PATH": str(secrets)}
+    assert (
+        served.client.get("/api/Keyed", params={"code": "set-while-running-0123456789"}).status_code
+        == 401
+    )
+    result = run_cli(
+        "keys",
+        "set",
+        "Keyed",
+        "late",
+        "set-while-running-0123456789",
+        "--app",
+        str(APPS / "v1"),
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    deadline = time.monotonic() + 5
+    while (
+        served.client.get("/api/Keyed", params={"code": "set-while-running-0123456789"}).status_code
+        != 200
+    ):
+        assert time.monotonic() < deadline, "the running host never saw the new key"
+        time.sleep(0.2)

@@ -513,3 +513,27 @@ def test_key_values_are_never_logged(secrets_dir: Path, caplog: pytest.LogCaptur
         *(k.value for k in store.function_keys("fn")),
     ]:
         assert value not in text  # ...but no value
+
+
+def test_changes_by_another_process_are_seen_within_the_refresh_interval(tmp_path: Path):
+    folder = tmp_path / "shared"
+    serving = KeyStore(folder)
+    serving.ensure(["fn"])
+    serving.refresh_interval = 0.0
+    assert not serving.authorize("function", "fn", "rotated-by-the-cli-0123456789")
+    KeyStore(folder).set_key("fn", "ci", "rotated-by-the-cli-0123456789")
+    assert serving.authorize("function", "fn", "rotated-by-the-cli-0123456789")
+
+
+def test_a_broken_file_keeps_the_keys_read_before(tmp_path: Path, caplog: pytest.LogCaptureFixture):
+    folder = tmp_path / "shared"
+    serving = KeyStore(folder)
+    serving.ensure(["fn"])
+    serving.refresh_interval = 0.0
+    master = serving.master_key()
+    assert serving.authorize("admin", None, master)
+    (folder / "host.json").write_text("{not json", encoding="utf-8")
+    with caplog.at_level("ERROR"):
+        assert serving.authorize("admin", None, master)
+    assert "the keys read before stay in force" in caplog.text
+    assert master not in caplog.text
