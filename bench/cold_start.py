@@ -307,17 +307,9 @@ def main() -> int:
         },
         "checks": checks,
     }
-    data["source_check"] = h.check_source_unchanged(info["source"])
-    path = h.write_json("cold", run_stamp, data)
-    h.say()
-    h.say(f"JSON: {path}")
-    h.say()
-    h.say("Markdown:")
-    h.say()
     imp = summary["import_s"]["median"]
     md_rows = [
         [
-            *h.machine_cells(info),
             str(args.runs),
             v.md_label,
             h.fmt(summary[f"{v.key}_ttfr_s"]["median"], 3),
@@ -329,8 +321,7 @@ def main() -> int:
         ]
         for v in servers
     ]
-    headers = [
-        *h.MACHINE_HEADERS,
+    md_headers = [
         "Runs",
         "Server",
         "First 200 (s, median)",
@@ -340,13 +331,9 @@ def main() -> int:
         "Import uvicorn+azure.functions (s)",
         "First 200 vs raw",
     ]
-    h.say(h.markdown_table(headers, md_rows))
+    h.report("cold", run_stamp, info, data, md_headers, md_rows)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except h.BenchError as exc:
-        print(f"cold_start: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    h.run_main(main, "cold_start")

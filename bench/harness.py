@@ -25,11 +25,11 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
@@ -172,6 +172,16 @@ def install_signal_handlers() -> None:
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _exit)
+
+
+def run_main(main: Callable[[], int], name: str) -> NoReturn:
+    """Run a benchmark script's main() and exit with what it returns; a BenchError becomes one
+    line on stderr, "<name>: error: <message>", and exit code 1."""
+    try:
+        sys.exit(main())
+    except BenchError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 # --------------------------------------------------------------------------- servers
@@ -917,6 +927,31 @@ def write_json(kind: str, run_stamp: str, data: Mapping[str, Any]) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{kind}-{run_stamp}.json"
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    return path
+
+
+def report(
+    kind: str,
+    run_stamp: str,
+    info: Mapping[str, Any],
+    data: Mapping[str, Any],
+    md_headers: Sequence[str],
+    md_rows: Iterable[Sequence[str]],
+) -> Path:
+    """How every benchmark ends: check that src/ did not change during the run, write `data`
+    plus that check ("source_check", the last key) as JSON, print the JSON's path, then print
+    the markdown block: MACHINE_HEADERS + `md_headers`, each row machine_cells(info) + its
+    cells. The path of the JSON."""
+    path = write_json(
+        kind, run_stamp, {**data, "source_check": check_source_unchanged(info["source"])}
+    )
+    say()
+    say(f"JSON: {path}")
+    say()
+    say("Markdown:")
+    say()
+    machine = machine_cells(info)
+    say(markdown_table([*MACHINE_HEADERS, *md_headers], [[*machine, *row] for row in md_rows]))
     return path
 
 

@@ -14,7 +14,6 @@ Each is warmed up with wrk, measured with `wrk --latency`, then stopped by PID. 
 from __future__ import annotations
 
 import argparse
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -187,31 +186,21 @@ def main() -> int:
         "checks": {k: h.verdict(v) for k, v in checks.items()},
         "log_dir": str(log_dir),
     }
-    data["source_check"] = h.check_source_unchanged(info["source"])
-    path = h.write_json("http", run_stamp, data)
-    h.say()
-    h.say(f"JSON: {path}")
-    h.say()
-    h.say("Markdown:")
-    h.say()
     load = f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s x{args.rounds}"
-    md_rows = []
-    for key, s in summary.items():
-        md_rows.append(
-            [
-                *h.machine_cells(info),
-                load,
-                s["label"],
-                h.fmt(s["requests_per_sec"], 0),
-                h.fmt(s["latency_p50_ms"]),
-                h.fmt(s["latency_p99_ms"]),
-                str(s["errors"]),
-                "1.00" if key == "a" else f"{ratios[f'{key}/a req/s']:.2f}",
-                "1.00" if key == "a" else f"{ratios[f'p99 {key}/a']:.2f}",
-            ]
-        )
-    headers = [
-        *h.MACHINE_HEADERS,
+    md_rows = [
+        [
+            load,
+            s["label"],
+            h.fmt(s["requests_per_sec"], 0),
+            h.fmt(s["latency_p50_ms"]),
+            h.fmt(s["latency_p99_ms"]),
+            str(s["errors"]),
+            "1.00" if key == "a" else f"{ratios[f'{key}/a req/s']:.2f}",
+            "1.00" if key == "a" else f"{ratios[f'p99 {key}/a']:.2f}",
+        ]
+        for key, s in summary.items()
+    ]
+    md_headers = [
         "Load",
         "Server",
         "req/s",
@@ -221,13 +210,9 @@ def main() -> int:
         "req/s vs raw",
         "p99 vs raw",
     ]
-    h.say(h.markdown_table(headers, md_rows))
+    h.report("http", run_stamp, info, data, md_headers, md_rows)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except h.BenchError as exc:
-        print(f"http_bench: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    h.run_main(main, "http_bench")

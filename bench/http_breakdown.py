@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +206,20 @@ def signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}"
 
 
+def level_cells(key: str, s: dict[str, Any], rps_digits: int) -> list[str]:
+    """A level's cells in both tables (text and markdown), which differ only in req/s digits."""
+    return [
+        f"{key} {s['name']}",
+        h.fmt(s["requests_per_sec"], rps_digits),
+        h.fmt(s["ratio_to_raw"]),
+        h.fmt(s["cpu_us_per_request"], 1),
+        signed(s["added_cpu_us"]),
+        h.fmt(s["latency_p50_ms"]),
+        h.fmt(s["latency_p99_ms"]),
+        str(s["errors"]),
+    ]
+
+
 def main() -> int:
     args = parse_args()
     h.install_signal_handlers()
@@ -235,19 +248,7 @@ def main() -> int:
     med = " (medians)" if args.rounds > 1 else ""
     h.say()
     h.say(f"Results{med}: {load}, GET {PATH}; CPU = server process utime+stime per request")
-    rows = [
-        [
-            f"{key} {s['name']}",
-            h.fmt(s["requests_per_sec"], 1),
-            h.fmt(s["ratio_to_raw"]),
-            h.fmt(s["cpu_us_per_request"], 1),
-            signed(s["added_cpu_us"]),
-            h.fmt(s["latency_p50_ms"]),
-            h.fmt(s["latency_p99_ms"]),
-            str(s["errors"]),
-        ]
-        for key, s in summary.items()
-    ]
+    rows = [level_cells(key, s, 1) for key, s in summary.items()]
     headers = [
         "level",
         "req/s",
@@ -288,30 +289,8 @@ def main() -> int:
         "l2_over_l0_req_per_sec": l2_over_l0,
         "log_dir": str(log_dir),
     }
-    data["source_check"] = h.check_source_unchanged(info["source"])
-    path = h.write_json(KIND, run_stamp, data)
-    h.say()
-    h.say(f"JSON: {path}")
-    h.say()
-    h.say("Markdown:")
-    h.say()
-    md_rows = [
-        [
-            *h.machine_cells(info),
-            f"{load} x{args.rounds}",
-            f"{key} {s['name']}",
-            h.fmt(s["requests_per_sec"], 0),
-            h.fmt(s["ratio_to_raw"]),
-            h.fmt(s["cpu_us_per_request"], 1),
-            signed(s["added_cpu_us"]),
-            h.fmt(s["latency_p50_ms"]),
-            h.fmt(s["latency_p99_ms"]),
-            str(s["errors"]),
-        ]
-        for key, s in summary.items()
-    ]
+    md_rows = [[f"{load} x{args.rounds}", *level_cells(key, s, 0)] for key, s in summary.items()]
     md_headers = [
-        *h.MACHINE_HEADERS,
         "Load",
         "Level",
         "req/s",
@@ -322,13 +301,9 @@ def main() -> int:
         "p99 ms",
         "Errors",
     ]
-    h.say(h.markdown_table(md_headers, md_rows))
+    h.report(KIND, run_stamp, info, data, md_headers, md_rows)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except h.BenchError as exc:
-        print(f"http_breakdown: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    h.run_main(main, "http_breakdown")

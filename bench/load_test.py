@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -255,17 +254,9 @@ def main() -> int:
         "results": results,
         "funchost_verdict": h.verdict(overall),
     }
-    data["source_check"] = h.check_source_unchanged(info["source"])
-    path = h.write_json("load", run_stamp, data)
-    h.say()
-    h.say(f"JSON: {path}")
-    h.say()
-    h.say("Markdown:")
-    h.say()
     load = f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s"
     md_rows = [
         [
-            *h.machine_cells(info),
             load,
             r["label"],
             f"{r['requests']:,}",
@@ -279,7 +270,6 @@ def main() -> int:
         for r in results
     ]
     md_headers = [
-        *h.MACHINE_HEADERS,
         "Load",
         "Server",
         "Requests",
@@ -290,13 +280,9 @@ def main() -> int:
         "Flat memory",
         "Verdict",
     ]
-    h.say(h.markdown_table(md_headers, md_rows))
+    h.report("load", run_stamp, info, data, md_headers, md_rows)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except h.BenchError as exc:
-        print(f"load_test: error: {exc}", file=sys.stderr)
-        sys.exit(1)
+    h.run_main(main, "load_test")
