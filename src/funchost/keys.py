@@ -462,6 +462,34 @@ class KeyStore:
             self._set_function_key(_check_function_name(scope), name, value)
         return value
 
+    def delete_key(self, scope: str, name: str) -> bool:
+        """Remove key ``name`` from ``"host"`` or a function's keys; False when it was absent.
+        The master key cannot be deleted, only replaced."""
+        if scope == SCOPE_MASTER:
+            raise KeyStoreError("the master key cannot be deleted; set a new value instead")
+        with self._lock:
+            if scope == SCOPE_HOST:
+                path, field = self.host_file, "functionKeys"
+            else:
+                stem = _check_function_name(scope)
+                path, field = self.secrets_dir / f"{stem}.json", "keys"
+            data = _read_document(path)
+            if data is None:
+                return False
+            entries = list(data.get(field) or [])
+            kept = [e for e in entries if not (isinstance(e, dict) and e.get("name") == name)]
+            if len(kept) == len(entries):
+                return False
+            data[field] = kept
+            _write_document(path, data, create_only=False)
+            logger.info("deleted key %r from %s", name, path)
+            if scope == SCOPE_HOST:
+                self._host, self._host_loaded = _parse_host(path, data), True
+            else:
+                self._functions[stem] = _parse_function(path, data)
+            self._invalidate()
+            return True
+
     def _set_host_key(self, value: str, *, master: bool, name: str) -> None:
         with self._lock:
             path = self.host_file

@@ -200,3 +200,53 @@ def test_a_key_set_with_the_cli_works_on_the_running_host(
     ):
         assert time.monotonic() < deadline, "the running host never saw the new key"
         time.sleep(0.2)
+
+
+def test_admin_keys_api_lists_sets_generates_and_deletes(
+    served: RunningHost, secrets: Path
+) -> None:
+    master, host_key, fn_key = _keys(secrets)
+    c = served.client
+    admin = {"x-functions-key": master}
+    assert c.get("/admin/functions/Keyed/keys").status_code == 401
+    listed = c.get("/admin/functions/Keyed/keys", headers=admin).json()
+    assert listed["keys"] == [{"name": "default", "value": fn_key}]
+    assert listed["links"][0]["href"].endswith("/admin/functions/Keyed/keys")
+    put = c.put(
+        "/admin/functions/Keyed/keys/partner",
+        headers=admin,
+        json={"name": "partner", "value": "partner-key-0123456789"},
+    )
+    assert put.status_code == 201 and put.json()["value"] == "partner-key-0123456789"
+    assert c.get("/api/Keyed", params={"code": "partner-key-0123456789"}).status_code == 200
+    again = c.put(
+        "/admin/functions/Keyed/keys/partner",
+        headers=admin,
+        json={"value": "partner-key-9876543210"},
+    )
+    assert again.status_code == 200
+    generated = c.post("/admin/host/keys/ci", headers=admin)
+    assert generated.status_code == 201
+    assert c.get("/api/Keyed", params={"code": generated.json()["value"]}).status_code == 200
+    assert c.get("/admin/host/keys", headers=admin).json()["keys"][0] == {
+        "name": "default",
+        "value": host_key,
+    }
+    assert c.get("/admin/host/keys/_master", headers=admin).json()["value"] == master
+    assert c.delete("/admin/functions/Keyed/keys/partner", headers=admin).status_code == 204
+    assert c.delete("/admin/functions/Keyed/keys/partner", headers=admin).status_code == 404
+    assert c.get("/api/Keyed", params={"code": "partner-key-9876543210"}).status_code == 401
+    bad = c.put("/admin/host/keys/x", headers=admin, json={"value": "tiny$val"})
+    assert bad.status_code == 400
+    assert "tiny$val" not in bad.text  # a rejected value is not echoed back
+    assert bad.json()["error"]
+    assert c.get("/admin/functions/Nope/keys", headers=admin).status_code == 404
+
+
+def test_regenerating_the_master_key_replaces_it(served: RunningHost, secrets: Path) -> None:
+    master, _, _ = _keys(secrets)
+    c = served.client
+    new = c.post("/admin/host/keys/_master", headers={"x-functions-key": master}).json()["value"]
+    assert new != master
+    assert c.get("/admin/host/status", headers={"x-functions-key": master}).status_code == 401
+    assert c.get("/admin/host/status", headers={"x-functions-key": new}).status_code == 200

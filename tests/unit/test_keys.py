@@ -537,3 +537,14 @@ def test_a_broken_file_keeps_the_keys_read_before(tmp_path: Path, caplog: pytest
         assert serving.authorize("admin", None, master)
     assert "the keys read before stay in force" in caplog.text
     assert master not in caplog.text
+
+
+def test_delete_key_removes_only_that_key(tmp_path: Path):
+    store = KeyStore(tmp_path / "s")
+    store.ensure(["fn"])
+    store.set_key("fn", "extra", "extra-key-0123456789")
+    assert store.delete_key("fn", "extra") is True
+    assert store.delete_key("fn", "extra") is False
+    assert [k.name for k in KeyStore(tmp_path / "s").function_keys("fn")] == ["default"]
+    with pytest.raises(KeyStoreError, match="master key cannot be deleted"):
+        store.delete_key("master", "master")

@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 from funchost.bindings.triggers import admin_event
 from funchost.host import Host
+from funchost.http.admin_keys import handle_keys
 from funchost.indexing.spec import FunctionSpec
 
 
@@ -53,6 +54,9 @@ def handle_admin(
 ) -> AdminResponse | None:
     """The answer for an admin path, or None when no admin route matches (404)."""
     parts = [p for p in path.split("/") if p][1:]  # drop "admin"
+    keys = handle_keys(host, method, parts, body, base_url)
+    if keys is not None:
+        return AdminResponse(keys.status, keys.body)
     if parts == ["host", "ping"] and method in ("GET", "POST", "HEAD"):
         return AdminResponse(200)
     if parts == ["host", "status"] and method in ("GET", "HEAD"):
