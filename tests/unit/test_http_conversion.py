@@ -25,7 +25,7 @@ def test_json_string_with_body_key_is_read_as_a_response_object() -> None:
     parts = response_parts(meta.Datum(text, "string"))
     assert parts.status == 202
     assert json.loads(parts.body) == {"ok": True}
-    assert (b"X-A", b"1") in parts.headers
+    assert (b"x-a", b"1") in parts.headers
 
 
 def test_json_string_without_body_key_stays_text() -> None:

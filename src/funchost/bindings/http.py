@@ -90,7 +90,7 @@ def _from_response_object(obj: dict[str, Any]) -> HttpResponseParts:
     has_type = False
     for k, v in (lowered.get("headers") or {}).items():
         has_type = has_type or k.lower() == "content-type"
-        headers.append((k.encode("latin-1"), str(v).encode("latin-1")))
+        headers.append((k.lower().encode("latin-1"), str(v).encode("latin-1")))
     body = lowered.get("body")
     if isinstance(body, (dict, list)):
         data = json.dumps(body).encode("utf-8")
@@ -142,7 +142,7 @@ def response_parts(datum: meta.Datum | None) -> HttpResponseParts:
         value = datum.value
         status = int(value["status_code"].value) if value.get("status_code") else 200
         headers = [
-            (name.encode("latin-1"), str(h.value).encode("latin-1"))
+            (name.lower().encode("latin-1"), str(h.value).encode("latin-1"))
             for name, h in value.get("headers", {}).items()
         ]
         for cookie in value.get("cookies") or ():

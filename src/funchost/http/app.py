@@ -80,8 +80,9 @@ async def _read_body(receive: Receive, limit: int, headers: dict[str, str]) -> b
 async def _respond(
     send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b""
 ) -> None:
+    # Header names arrive lower-cased (bindings/http.py); the length is always funchost's own.
     out = [(b"content-length", str(len(body)).encode())]
-    out.extend(h for h in headers if h[0].lower() != b"content-length")
+    out += [h for h in headers if h[0] != b"content-length"]
     await send({"type": "http.response.start", "status": status, "headers": out})
     await send({"type": "http.response.body", "body": body})
 
@@ -97,6 +98,7 @@ class HostApp:
                 methods = spec.trigger.get("methods") or None
                 self.routes.add(route_template(prefix, spec), methods, HttpFunction(spec))
         self.cors = CorsPolicy(config.cors_origins, config.cors_credentials)
+        self.cors_enabled = self.cors.enabled
         self.body_limit = config.request_body_limit
         self.keys = host.keys
         self.invoker = host.invoker
@@ -132,8 +134,8 @@ class HostApp:
         path: str = scope["path"]
         headers = join_headers(scope["headers"])
         cors_headers = _EMPTY
-        origin = headers.get("origin")
-        if origin is not None and self.cors.enabled and self.cors.allows(origin):
+        origin = headers.get("origin") if self.cors_enabled else None
+        if origin is not None and self.cors.allows(origin):
             if method == "OPTIONS" and "access-control-request-method" in headers:
                 await _respond(
                     send,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 
 class Deadline:
@@ -31,23 +32,21 @@ class Deadlines:
 
     def enter(self) -> Deadline:
         """Register the current task; call `leave` when its invocation ends."""
-        loop = asyncio.get_running_loop()
         task = asyncio.current_task()
         assert task is not None
-        entry = Deadline(task, loop.time() + self.timeout)
+        entry = Deadline(task, time.monotonic() + self.timeout)
         self._entries.add(entry)
         if self._watchdog is None:
-            self._watchdog = loop.create_task(self._watch())
+            self._watchdog = asyncio.get_running_loop().create_task(self._watch())
         return entry
 
     def leave(self, entry: Deadline) -> None:
         self._entries.discard(entry)
 
     async def _watch(self) -> None:
-        loop = asyncio.get_running_loop()
         while self._entries:
             await asyncio.sleep(self.interval)
-            now = loop.time()
+            now = time.monotonic()
             for entry in list(self._entries):
                 if not entry.expired and entry.at <= now:
                     entry.expired = True

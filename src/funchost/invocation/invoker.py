@@ -16,7 +16,6 @@ import random
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -74,16 +73,18 @@ class TriggerEvent:
         self.value = value
 
 
-@dataclass
 class InvocationResult:
     """The outcome. Outputs are already encoded by their binding's encoder
     (`funchost.bindings.outputs`), keyed by binding name; `$return` is the return value."""
 
-    invocation_id: str
-    succeeded: bool
-    outputs: dict[str, Any] = field(default_factory=dict)
-    error: BaseException | None = None
-    timed_out: bool = False
+    __slots__ = ("error", "invocation_id", "outputs", "succeeded", "timed_out")
+
+    def __init__(self, invocation_id: str, succeeded: bool = False) -> None:
+        self.invocation_id = invocation_id
+        self.succeeded = succeeded
+        self.outputs: dict[str, Any] = {}
+        self.error: BaseException | None = None
+        self.timed_out = False
 
     @property
     def return_value(self) -> Any:
