@@ -373,3 +373,27 @@ def test_port_in_use_is_one_line(tmp_path: Path, host_env: dict[str, str]) -> No
         result.stderr.strip()
         == f"funchost: error: cannot listen on 127.0.0.1:{port}: Address already in use; choose another --port"
     )
+
+
+def test_duplicate_v2_function_names_are_reported(start_host: StartHost, tmp_path: Path) -> None:
+    code = (
+        V2_HELLO
+        + """
+@app.function_name(name="hello")
+@app.route(route="other")
+def other(req: func.HttpRequest) -> str:
+    return "other"
+"""
+    )
+    host = start_host(write_app(tmp_path / "app", {"function_app.py": code}))
+    out = host.output()
+    assert "function_app.py (function_app.py): " in out
+    assert "hello" in out.split("Functions that failed to load:")[1]
+
+
+def test_functions_flag_with_an_unknown_name_warns(start_host: StartHost, tmp_path: Path) -> None:
+    host = start_host(
+        write_app(tmp_path / "app", {"function_app.py": V2_HELLO}), "--functions", "hello", "nope"
+    )
+    assert host.client.get("/api/hello").text == "hi"
+    host.wait_for_output("--functions: no function named 'nope'")

@@ -6,6 +6,7 @@ functions that loaded (as frozen `FunctionSpec`s), and those that failed, with t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +16,8 @@ from funchost.indexing.loader import install_app_package, prepare_sys_path
 from funchost.indexing.spec import FailedFunction, FunctionSpec
 from funchost.indexing.v1 import function_folders, read_v1_function
 from funchost.indexing.v2 import read_v2_app
+
+logger = logging.getLogger("funchost.indexing")
 
 
 @dataclass
@@ -70,4 +73,8 @@ def index_app(config: HostConfig) -> AppIndex:
             index.failed.append(item)
         elif not wanted or item.name.lower() in wanted:
             index.functions.append(item)
+    known = {f.name.lower() for f in index.functions} | {f.name.lower() for f in index.failed}
+    for name in config.functions:
+        if name.lower() not in known:
+            logger.warning("--functions: no function named %r in %s", name, app_dir)
     return index
