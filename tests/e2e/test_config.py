@@ -397,3 +397,29 @@ def test_functions_flag_with_an_unknown_name_warns(start_host: StartHost, tmp_pa
     )
     assert host.client.get("/api/hello").text == "hi"
     host.wait_for_output("--functions: no function named 'nope'")
+
+
+def test_logs_of_async_and_sync_functions_carry_their_function_name(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    code = (
+        V2_HELLO
+        + """
+import logging
+
+@app.route(route="alog")
+async def alog(req: func.HttpRequest) -> str:
+    logging.info("from-async")
+    return "a"
+
+@app.route(route="slog")
+def slog(req: func.HttpRequest) -> str:
+    logging.info("from-sync")
+    return "s"
+"""
+    )
+    host = start_host(write_app(tmp_path / "app", {"function_app.py": code}))
+    assert host.client.get("/api/alog").text == "a"
+    assert host.client.get("/api/slog").text == "s"
+    host.wait_for_output("[alog] from-async")
+    host.wait_for_output("[slog] from-sync")

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from typing import Any
 
 
 class Deadline:
     __slots__ = ("at", "expired", "task")
 
-    def __init__(self, task: asyncio.Task[object], at: float) -> None:
+    def __init__(self, task: asyncio.Task[Any], at: float) -> None:
         self.task = task
         self.at = at
         self.expired = False
@@ -30,10 +31,9 @@ class Deadlines:
         self._entries: set[Deadline] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
-    def enter(self) -> Deadline:
-        """Register the current task; call `leave` when its invocation ends."""
-        task = asyncio.current_task()
-        assert task is not None
+    def enter(self, task: asyncio.Task[Any] | None) -> Deadline:
+        """Register the invocation's task; call `leave` when the invocation ends."""
+        assert task is not None, "an invocation runs in an asyncio task"
         entry = Deadline(task, time.monotonic() + self.timeout)
         self._entries.add(entry)
         if self._watchdog is None:

@@ -34,7 +34,7 @@ from funchost.invocation.context import (
     child_traceparent,
 )
 from funchost.invocation.deadlines import Deadlines
-from funchost.invocation.logs import current_invocation
+from funchost.invocation.logs import INVOCATION_TAGS, Tag
 from funchost.invocation.threadpool import LoopThreadPool
 from funchost.timespan import format_timespan
 
@@ -111,18 +111,26 @@ class FunctionTimeoutError(Exception):
 
 
 def _run_sync(
-    call: Callable[..., Any], args: dict[str, Any], context: Context | None, with_extensions: bool
+    call: Callable[..., Any],
+    args: dict[str, Any],
+    context: Context | None,
+    with_extensions: bool,
+    tag: Tag,
 ) -> Any:
-    if context is not None:
-        THREAD_LOCAL.invocation_id = context.invocation_id
-    if context is None or not with_extensions:
-        return call(**args)
-    extensions.run_invocation_hooks(extensions.PRE_APP, context, args)
-    extensions.run_invocation_hooks(extensions.PRE_FUNC, context, args)
-    result = call(**args)
-    extensions.run_invocation_hooks(extensions.POST_FUNC, context, args, result)
-    extensions.run_invocation_hooks(extensions.POST_APP, context, args, result)
-    return result
+    INVOCATION_TAGS.enter_thread(tag)
+    try:
+        if context is not None:
+            THREAD_LOCAL.invocation_id = context.invocation_id
+        if context is None or not with_extensions:
+            return call(**args)
+        extensions.run_invocation_hooks(extensions.PRE_APP, context, args)
+        extensions.run_invocation_hooks(extensions.PRE_FUNC, context, args)
+        result = call(**args)
+        extensions.run_invocation_hooks(extensions.POST_FUNC, context, args, result)
+        extensions.run_invocation_hooks(extensions.POST_APP, context, args, result)
+        return result
+    finally:
+        INVOCATION_TAGS.leave_thread()
 
 
 async def _run_async(
@@ -227,23 +235,26 @@ class Invoker:
                 ),
                 RetryContext(retry_count, max_retries),
             )
-        token = current_invocation.set((spec.name, invocation_id))
-        started = time.perf_counter()
+        tag = (spec.name, invocation_id)
+        task = asyncio.current_task()
+        INVOCATION_TAGS.enter_task(task, tag)
+        started = 0.0
         log_lines = logger.isEnabledFor(logging.INFO)
         if log_lines:
+            started = time.perf_counter()
             self._line(
                 f"Executing 'Functions.{spec.name}' (Reason='{event.reason}', Id={invocation_id})"
             )
         result = InvocationResult(invocation_id, succeeded=False)
         try:
             args, outs = self._arguments(spec, event, context)
-            awaitable = self._start(spec, args, context)
+            awaitable = self._start(spec, args, context, tag)
             deadlines = self.deadlines
             if deadlines is None:
                 value = await awaitable
             else:
                 # Inline rather than in a helper coroutine: this runs for every invocation.
-                deadline = deadlines.enter()
+                deadline = deadlines.enter(task)
                 try:
                     value = await awaitable
                 except asyncio.CancelledError:
@@ -279,7 +290,7 @@ class Invoker:
                     f"Executed 'Functions.{spec.name}' ({outcome}, Id={invocation_id}, "
                     f"Duration={duration}ms)"
                 )
-            current_invocation.reset(token)
+            INVOCATION_TAGS.leave_task(task)
         return result
 
     def _arguments(
@@ -306,12 +317,12 @@ class Invoker:
         return args, outs
 
     def _start(
-        self, spec: FunctionSpec, args: dict[str, Any], context: Context | None
+        self, spec: FunctionSpec, args: dict[str, Any], context: Context | None, tag: Tag
     ) -> Awaitable[Any]:
         """The awaitable of the user's function: its coroutine, or its thread's future."""
         if not spec.is_async:
             return self.pool.submit(
-                _run_sync, spec.callable, args, context, self.extensions_enabled
+                _run_sync, spec.callable, args, context, self.extensions_enabled, tag
             )
         if context is None:
             # The common case needs no wrapper coroutine: one frame less per invocation.

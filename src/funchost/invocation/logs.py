@@ -1,22 +1,56 @@
 """Host and function logging: records tagged with the invocation they belong to.
 
-The current invocation lives in a contextvar (copied into the thread that runs a sync
-function), so a root-logger record made anywhere inside user code is shown with its function.
+As in the Python worker, the invocation a record belongs to is found from the asyncio task
+that runs an async function, or from the thread that runs a sync one. (A contextvar would
+also reach tasks the function starts itself, but setting one for every invocation cost more
+than the rest of the invocation bookkeeping together.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import logging
 import sys
 import threading
 import time
-from contextvars import ContextVar
 from typing import TextIO
 
-current_invocation: ContextVar[tuple[str, str] | None] = ContextVar(
-    "funchost_invocation", default=None
-)
+Tag = tuple[str, str]  # (function name, invocation id)
+
+
+class InvocationTags:
+    """Which invocation the running code serves: by asyncio task, or by pool thread."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[object, Tag] = {}
+        self._thread = threading.local()
+
+    def enter_task(self, task: object, tag: Tag) -> None:
+        self._tasks[task] = tag
+
+    def leave_task(self, task: object) -> None:
+        self._tasks.pop(task, None)
+
+    def enter_thread(self, tag: Tag) -> None:
+        self._thread.tag = tag
+
+    def leave_thread(self) -> None:
+        self._thread.tag = None
+
+    def current(self) -> Tag | None:
+        tag: Tag | None = getattr(self._thread, "tag", None)
+        if tag is not None:
+            return tag
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no event loop in this thread
+            return None
+        return self._tasks.get(task) if task is not None else None
+
+
+# One per process, like the root logger whose filter reads it.
+INVOCATION_TAGS = InvocationTags()
 
 HOST_LOGGER = "funchost"
 _CONFIGURED_MARK = "_funchost_handler"
@@ -26,7 +60,7 @@ class InvocationTagFilter(logging.Filter):
     """Adds `function_name` and `invocation_id` to every record (empty outside invocations)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        current = current_invocation.get()
+        current = INVOCATION_TAGS.current()
         if current is None:
             record.function_name = getattr(record, "function_name", "")
             record.invocation_id = getattr(record, "invocation_id", "")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import queue
 import threading
 from collections.abc import Callable
@@ -36,11 +35,12 @@ class LoopThreadPool:
         self._closed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
-        """Run `fn(*args)` in a pool thread, in a copy of the caller's context."""
+        """Run `fn(*args)` in a pool thread (without the caller's contextvars, as
+        `run_in_executor` in the Python worker)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         future: asyncio.Future[Any] = loop.create_future()
-        self._work.put((future, contextvars.copy_context(), fn, args))
+        self._work.put((future, fn, args))
         with self._lock:
             spawn = self._idle <= 0 and len(self._threads) < self.max_workers
             if not spawn:
@@ -59,9 +59,9 @@ class LoopThreadPool:
             item = work.get()
             if item is _STOP:
                 return
-            future, context, fn, args = item
+            future, fn, args = item
             try:
-                value, ok = context.run(fn, *args), True
+                value, ok = fn(*args), True
             except Exception as exc:
                 value, ok = exc, False
             except BaseException as exc:
