@@ -24,6 +24,7 @@ import watchfiles
 
 from funchost.config import LISTEN_FD_ENV
 from funchost.errors import ConfigError
+from funchost.invocation.logs import configure_logging
 
 logger = logging.getLogger("funchost.reload")
 
@@ -68,6 +69,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 def run_with_reload(app_dir: Path, host: str, port: int, child_args: Sequence[str]) -> int:
     """Serve `app_dir` from child processes, restarting on changes; returns the exit code."""
+    configure_logging(debug=False, verbose=False)
     sock = listening_socket(host, port)
     env = {**os.environ, LISTEN_FD_ENV: str(sock.fileno())}
     command = [
