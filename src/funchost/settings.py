@@ -7,7 +7,6 @@ a plain mapping that the rest of funchost receives through `HostConfig`.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,10 +97,6 @@ def apply_settings(values: Mapping[str, str], environ: MutableMapping[str, str])
     """Put settings into the environment; variables that are already set win (as Core Tools)."""
     for key, value in values.items():
         environ.setdefault(key, value)
-
-
-def snapshot(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    return dict(os.environ if environ is None else environ)
 
 
 def is_true(value: str | None) -> bool:
