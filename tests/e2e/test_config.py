@@ -423,3 +423,34 @@ def slog(req: func.HttpRequest) -> str:
     assert host.client.get("/api/slog").text == "s"
     host.wait_for_output("[alog] from-async")
     host.wait_for_output("[slog] from-sync")
+
+
+def test_retry_policy_reruns_a_failing_non_http_function(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "Job/function.json": (
+                '{"bindings": [{"name": "timer", "type": "timerTrigger", "direction": "in", "schedule": "0 0 0 1 1 *"}],'
+                ' "retry": {"strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "00:00:00"}}'
+            ),
+            "Job/__init__.py": (
+                "import logging\n\n"
+                "def main(timer, context):\n"
+                "    rc = context.retry_context\n"
+                "    logging.info('attempt %d of max %d', rc.retry_count, rc.max_retry_count)\n"
+                "    raise RuntimeError('still failing')\n"
+            ),
+        },
+    )
+    host = start_host(app)
+    assert host.client.post("/admin/functions/Job", json={"input": ""}).status_code == 202
+    out = host.wait_for_output("attempt 2 of max 2")
+    assert "attempt 0 of max 2" in out and "attempt 1 of max 2" in out
+    deadline = time.monotonic() + 10
+    while host.output().count("Exception: RuntimeError: still failing") < 3:
+        assert time.monotonic() < deadline, host.output()
+        time.sleep(0.05)
+    time.sleep(0.5)  # no fourth attempt follows
+    assert host.output().count("Exception: RuntimeError: still failing") == 3
