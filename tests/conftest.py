@@ -54,6 +54,21 @@ class RunningHost:
             time.sleep(0.05)
         raise AssertionError(f"{text!r} not in host output:\n{self.output()}")
 
+    def wait_until_ready(self, path: str = "/admin/host/ping", timeout: float = 30) -> None:
+        """Poll `path` until it answers 200; fail with the host's output if it exits first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"host exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                if httpx.get(f"{self.base_url}{path}", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"host did not start:\n{self.output()}")
+            time.sleep(0.05)
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
         if self._client is not None:
             self._client.close()
@@ -69,6 +84,13 @@ class RunningHost:
 
 
 StartHost = Callable[..., RunningHost]
+
+
+def launch(cmd: list[str], env: dict[str, str], log_path: Path, port: int) -> RunningHost:
+    """Start `cmd` (a host listening on `port`) with its output in `log_path`."""
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    return RunningHost(proc, port, log_path)
 
 
 @pytest.fixture
@@ -94,33 +116,18 @@ def start_host(tmp_path: Path, host_env: dict[str, str]) -> Iterator[StartHost]:
         timeout: float = 30,
     ) -> RunningHost:
         port = free_port()
-        log_path = tmp_path / f"host-{len(started)}.log"
-        full_env = {**host_env, **(env or {})}
         cmd = [sys.executable, "-m", "funchost", command, str(app_dir), "--port", str(port)]
         if command in ("start", "serve"):
             cmd += ["--host", "127.0.0.1"]
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(
-                [*cmd, *args], stdout=log, stderr=subprocess.STDOUT, env=full_env, cwd=ROOT
-            )
-        running = RunningHost(proc, port, log_path)
+        running = launch(
+            [*cmd, *args],
+            {**host_env, **(env or {})},
+            tmp_path / f"host-{len(started)}.log",
+            port,
+        )
         started.append(running)
         if wait:
-            deadline = time.monotonic() + timeout
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError(f"host exited with {proc.returncode}:\n{running.output()}")
-                try:
-                    if (
-                        httpx.get(f"{running.base_url}/admin/host/ping", timeout=1).status_code
-                        == 200
-                    ):
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise AssertionError(f"host did not start:\n{running.output()}")
-                time.sleep(0.05)
+            running.wait_until_ready(timeout=timeout)
         return running
 
     yield _start

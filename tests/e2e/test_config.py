@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import HTTP_FUNCTION_JSON, StartHost, free_port, run_cli, write_app
+from tests.conftest import HTTP_FUNCTION_JSON, StartHost, free_port, launch, run_cli, write_app
 
 V2_HELLO = """
 import azure.functions as func
@@ -127,40 +128,19 @@ def test_local_settings_port_cors_and_values(
             ),
         },
     )
-    import subprocess
-    import sys
-
-    from tests.conftest import ROOT
-
-    log = tmp_path / "log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "funchost", "start", str(app)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=host_env,
-            cwd=ROOT,
-        )
+    host = launch(
+        [sys.executable, "-m", "funchost", "start", str(app)], host_env, tmp_path / "log", port
+    )
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                r = httpx.get(
-                    f"http://127.0.0.1:{port}/api/hello", headers={"Origin": "https://b.example"}
-                )
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
+        host.wait_until_ready()
+        r = httpx.get(f"{host.base_url}/api/hello", headers={"Origin": "https://b.example"})
         assert r.text == "hi"
         assert r.headers["access-control-allow-origin"] == "https://b.example"
         assert r.headers["access-control-allow-credentials"] == "true"
-        other = httpx.get(
-            f"http://127.0.0.1:{port}/api/hello", headers={"Origin": "https://evil.example"}
-        )
+        other = httpx.get(f"{host.base_url}/api/hello", headers={"Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
         pre = httpx.options(
-            f"http://127.0.0.1:{port}/api/hello",
+            f"{host.base_url}/api/hello",
             headers={
                 "Origin": "https://a.example",
                 "Access-Control-Request-Method": "POST",
@@ -171,8 +151,7 @@ def test_local_settings_port_cors_and_values(
         assert pre.headers["access-control-allow-methods"] == "POST"
         assert pre.headers["access-control-allow-headers"] == "content-type"
     finally:
-        proc.terminate()
-        proc.wait(10)
+        host.stop()
 
 
 def test_cors_flag_with_wildcard(start_host: StartHost, tmp_path: Path) -> None:

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -13,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import APPS, ROOT, StartHost, free_port, write_app
+from tests.conftest import APPS, StartHost, free_port, launch, write_app
 
 SLOW_APP = """
 import os, signal, time
@@ -93,43 +91,28 @@ def test_serve_workers_share_one_port_and_replace_a_crashed_worker(
 
 def test_the_host_runs_under_a_plain_asgi_server(tmp_path: Path, host_env: dict[str, str]) -> None:
     port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "funchost.asgi:app_from_environment",
+        "--port",
+        str(port),
+        "--http",
+        "h11",
+        "--loop",
+        "asyncio",
+    ]
     env = {**host_env, "FUNCHOST_APP_DIR": str(APPS / "v2")}
-    log = tmp_path / "uvicorn.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "--factory",
-                "funchost.asgi:app_from_environment",
-                "--port",
-                str(port),
-                "--http",
-                "h11",
-                "--loop",
-                "asyncio",
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
+    host = launch(cmd, env, tmp_path / "uvicorn.log", port)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                r = httpx.get(f"http://127.0.0.1:{port}/api/hello?name=asgi")
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, log.read_text()
-                time.sleep(0.05)
-        assert r.text == "Hello, asgi!"
+        host.wait_until_ready()
+        assert host.client.get("/api/hello?name=asgi").text == "Hello, asgi!"
         # Production mode by default: keys enforced.
-        assert httpx.get(f"http://127.0.0.1:{port}/api/secure").status_code == 401
+        assert host.client.get("/api/secure").status_code == 401
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        proc.wait(20)
+        host.stop()
 
 
 RELOAD_APP = """

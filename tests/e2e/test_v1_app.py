@@ -3,46 +3,26 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
+from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.conftest import APPS, RunningHost
+from tests.conftest import APPS, RunningHost, free_port, launch
 
 
 @pytest.fixture(scope="module")
-def v1(tmp_path_factory: pytest.TempPathFactory) -> RunningHost:
+def v1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
     # One host for the module: every test here only reads from it.
-    import os
-    import subprocess
-    import sys
-    import time
-
-    from tests.conftest import ROOT, free_port
-
     tmp = tmp_path_factory.mktemp("v1")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FUNCTIONS_", "AzureWebJobs"))}
     env.update(XDG_DATA_HOME=str(tmp / "data"), PYTHONUNBUFFERED="1", OVERRIDDEN_BY_ENV="env-value")
     port = free_port()
-    log = tmp / "host.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "funchost", "start", str(APPS / "v1"), "--port", str(port)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=ROOT,
-        )
-    host = RunningHost(proc, port, log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, host.output()
-        try:
-            if httpx.get(f"{host.base_url}/admin/host/ping").status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.05)
+    cmd = [sys.executable, "-m", "funchost", "start", str(APPS / "v1"), "--port", str(port)]
+    host = launch(cmd, env, tmp / "host.log", port)
+    host.wait_until_ready()
     yield host
     host.stop()
 
