@@ -70,6 +70,13 @@ FUNCTION_JSON = (
 )
 
 
+def _extension_app(tmp_path: Path) -> Path:
+    return write_app(
+        tmp_path / "app",
+        {"ext.py": EXTENSION, "Ext/function.json": FUNCTION_JSON, "Ext/__init__.py": FUNCTION},
+    )
+
+
 def _events(log: Path) -> list[list[object]]:
     return [json.loads(line) for line in log.read_text().splitlines()]
 
@@ -77,14 +84,7 @@ def _events(log: Path) -> list[list[object]]:
 def test_worker_extension_hooks_run_in_the_worker_order(
     start_host: StartHost, tmp_path: Path
 ) -> None:
-    app = write_app(
-        tmp_path / "app",
-        {
-            "ext.py": EXTENSION,
-            "Ext/function.json": FUNCTION_JSON,
-            "Ext/__init__.py": FUNCTION,
-        },
-    )
+    app = _extension_app(tmp_path)
     log = tmp_path / "ext.log"
     host = start_host(app, env={"EXT_LOG": str(log), "PYTHON_ENABLE_WORKER_EXTENSIONS": "1"})
     assert _events(log) == [
@@ -111,14 +111,7 @@ def test_worker_extension_hooks_run_in_the_worker_order(
 def test_worker_extensions_are_off_by_default_on_this_python(
     start_host: StartHost, tmp_path: Path
 ) -> None:
-    app = write_app(
-        tmp_path / "app",
-        {
-            "ext.py": EXTENSION,
-            "Ext/function.json": FUNCTION_JSON,
-            "Ext/__init__.py": FUNCTION,
-        },
-    )
+    app = _extension_app(tmp_path)
     log = tmp_path / "ext.log"
     host = start_host(app, env={"EXT_LOG": str(log)})
     assert host.client.get("/api/Ext").text == "ok"
