@@ -181,11 +181,7 @@ def stats(values: list[float]) -> dict[str, float]:
 
 def main() -> int:
     args = parse_args()
-    h.install_signal_handlers()
-    run_stamp = h.stamp()
-    info = h.machine_info()
-    h.say(h.describe_source(info["source"]))
-    log_dir = h.log_dir_for("cold", run_stamp)
+    run_stamp, info, log_dir = h.begin("cold")
     imports: list[float] = []
     with h.temp_dir("funchost-bench-cold-") as tmp:
         app = generate_app(tmp)

@@ -969,3 +969,33 @@ def temp_dir(prefix: str) -> Iterator[Path]:
 
 def say(message: str = "") -> None:
     print(message, flush=True)
+
+
+def begin(kind: str) -> tuple[str, dict[str, Any], Path]:
+    """The start every benchmark shares: signal handling, run stamp, machine info (printed
+    with the source state) and the run's log folder."""
+    install_signal_handlers()
+    run_stamp = stamp()
+    info = machine_info()
+    say(describe_source(info["source"]))
+    return run_stamp, info, log_dir_for(kind, run_stamp)
+
+
+def warm_up(url: str, args: Any) -> WrkResult:
+    """A wrk run of `args.warmup` seconds with the run's connections and threads."""
+    return run_wrk(
+        url,
+        duration=args.warmup,
+        connections=args.connections,
+        threads=args.threads,
+        latency=False,
+    )
+
+
+def warn_unclean(key: str, server: Server, alive: bool, returncode: int | None, when: str) -> None:
+    """Say, with the log's tail, that a server died or did not stop cleanly."""
+    say(
+        f"  [{key}] WARNING: server died or did not stop cleanly (alive after {when}: "
+        f"{alive}, exit {returncode}, killed {server.killed}); log {server.log_path}"
+    )
+    say(server.log_tail())

@@ -50,13 +50,7 @@ def run_one(
     server.start()
     try:
         ready_s = server.wait_ready(timeout=30.0, interval=0.01)
-        h.run_wrk(
-            server.url,
-            duration=args.warmup,
-            connections=args.connections,
-            threads=args.threads,
-            latency=False,
-        )
+        h.warm_up(server.url, args)
         result = h.run_wrk(
             server.url,
             duration=args.duration,
@@ -72,11 +66,7 @@ def run_one(
         f" ms, p99 {h.fmt(result.latency_p99_ms)} ms, errors {result.errors}, {server.exit_note}"
     )
     if not alive or not server.stopped_cleanly:
-        h.say(
-            f"  [{spec.key}] WARNING: server died or did not stop cleanly (alive after run: "
-            f"{alive}, exit {returncode}, killed {server.killed}); log {server.log_path}"
-        )
-        h.say(server.log_tail())
+        h.warn_unclean(spec.key, server, alive, returncode, "run")
     return {
         "key": spec.key,
         "label": spec.label,
@@ -94,11 +84,7 @@ def run_one(
 
 def main() -> int:
     args = parse_args()
-    h.install_signal_handlers()
-    run_stamp = h.stamp()
-    info = h.machine_info()
-    h.say(h.describe_source(info["source"]))
-    log_dir = h.log_dir_for("http", run_stamp)
+    run_stamp, info, log_dir = h.begin("http")
     with h.temp_dir("funchost-bench-secrets-") as secrets:
         specs = [
             h.raw_asgi_spec("a"),

@@ -107,13 +107,7 @@ def run_one(level: Level, args: argparse.Namespace, log_dir: Path, round_no: int
     try:
         ready_s = server.wait_ready(timeout=30.0, interval=0.01)
         answer = check_answer(server)
-        h.run_wrk(
-            server.url,
-            duration=args.warmup,
-            connections=args.connections,
-            threads=args.threads,
-            latency=False,
-        )
+        h.warm_up(server.url, args)
         before = server.cpu()
         result = h.run_wrk(
             server.url,
@@ -137,11 +131,7 @@ def run_one(level: Level, args: argparse.Namespace, log_dir: Path, round_no: int
         f"p99 {h.fmt(result.latency_p99_ms)} ms, errors {result.errors}, {server.exit_note}"
     )
     if not alive or not server.stopped_cleanly:
-        h.say(
-            f"  [{level.key}] WARNING: server died or did not stop cleanly (alive after run: "
-            f"{alive}, exit {returncode}, killed {server.killed}); log {server.log_path}"
-        )
-        h.say(server.log_tail())
+        h.warn_unclean(level.key, server, alive, returncode, "run")
     if after.processes != 1 or before.processes != 1:
         h.say(
             f"  [{level.key}] note: CPU time summed over {before.processes} -> "
@@ -222,11 +212,7 @@ def level_cells(key: str, s: dict[str, Any], rps_digits: int) -> list[str]:
 
 def main() -> int:
     args = parse_args()
-    h.install_signal_handlers()
-    run_stamp = h.stamp()
-    info = h.machine_info()
-    h.say(h.describe_source(info["source"]))
-    log_dir = h.log_dir_for(KIND, run_stamp)
+    run_stamp, info, log_dir = h.begin(KIND)
     load = f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s"
     with h.temp_dir("funchost-bench-secrets-") as secrets, h.temp_dir("funchost-ladder-") as tmp:
         ladder = levels(secrets, make_logs_off_app(tmp))

@@ -85,13 +85,7 @@ def run_one(spec: h.ServerSpec, args: argparse.Namespace, log_dir: Path) -> dict
     server.start()
     try:
         ready_s = server.wait_ready(timeout=30.0, interval=0.01)
-        warm = h.run_wrk(
-            server.url,
-            duration=args.warmup,
-            connections=args.connections,
-            threads=args.threads,
-            latency=False,
-        )
+        warm = h.warm_up(server.url, args)
         start_rss = server.rss()
         if start_rss is None:
             raise h.BenchError(f"{spec.label} died during warm-up; log {server.log_path}")
@@ -127,11 +121,7 @@ def run_one(spec: h.ServerSpec, args: argparse.Namespace, log_dir: Path) -> dict
         f"end {end_rss / h.MIB:.1f} MiB, {server.exit_note}"
     )
     if not up:
-        h.say(
-            f"[{spec.key}] WARNING: server died or did not stop cleanly (alive after load: "
-            f"{alive}, exit {returncode}, killed {server.killed}); log {server.log_path}:"
-        )
-        h.say(server.log_tail())
+        h.warn_unclean(spec.key, server, alive, returncode, "load")
     return {
         "key": spec.key,
         "label": spec.label,
@@ -167,11 +157,7 @@ def rss_profile(samples: list[tuple[float, int]], step: float) -> str:
 
 def main() -> int:
     args = parse_args()
-    h.install_signal_handlers()
-    run_stamp = h.stamp()
-    info = h.machine_info()
-    h.say(h.describe_source(info["source"]))
-    log_dir = h.log_dir_for("load", run_stamp)
+    run_stamp, info, log_dir = h.begin("load")
     results: list[dict[str, Any]] = []
     with h.temp_dir("funchost-bench-secrets-") as secrets:
         specs = [h.raw_asgi_spec("raw")]

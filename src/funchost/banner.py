@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from funchost.bindings.http import route_template
 from funchost.config import HostConfig
-from funchost.http.app import route_template
 from funchost.indexing.index import AppIndex
 
 ALL_METHODS = ("GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS")

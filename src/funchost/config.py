@@ -51,10 +51,6 @@ class HostConfig:
     host_options: HostOptions = field(default_factory=HostOptions)
     secrets_dir: Path | None = None
 
-    @property
-    def is_production(self) -> bool:
-        return self.mode == PRODUCTION
-
     def setting(self, name: str, default: str | None = None) -> str | None:
         return self.settings.get(name, default)
 
@@ -103,9 +99,6 @@ class HostConfig:
         if raw is None or raw == "":
             return sys.version_info[:2] == (3, 9)
         return is_true(raw)
-
-    def is_disabled_by_setting(self, function_name: str) -> bool:
-        return is_true(self.setting(f"AzureWebJobs.{function_name}.Disabled"))
 
 
 def load_config(

@@ -13,6 +13,7 @@ from azure.functions import meta
 from azure.functions._http import HttpResponse as LibraryHttpResponse
 
 from funchost.bindings import converters
+from funchost.indexing.spec import BindingSpec, FunctionSpec
 
 TEXT_PLAIN = b"text/plain; charset=utf-8"
 _RESPONSE_KEYS = {
@@ -24,6 +25,18 @@ _RESPONSE_KEYS = {
     "israw",
     "enablecontentnegotiation",
 }
+
+
+def trigger_route(trigger: BindingSpec, function_name: str) -> str:
+    """An HTTP trigger's route: its `route`, or the function's name when it has none."""
+    route = trigger.get("route")
+    return function_name if route is None or str(route).strip() == "" else str(route)
+
+
+def route_template(prefix: str, spec: FunctionSpec) -> str:
+    """The full route template of an HTTP function: route prefix, then its route."""
+    route = trigger_route(spec.trigger, spec.name)
+    return "/".join(p for p in (prefix.strip("/"), route.strip("/")) if p)
 
 
 def build_request(

@@ -6,6 +6,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
+from funchost.bindings.http import route_template
 from funchost.bindings.triggers import admin_event
 from funchost.host import Host
 from funchost.http.admin_keys import handle_keys
@@ -37,10 +38,7 @@ def function_metadata(host: Host, spec: FunctionSpec, base_url: str) -> dict[str
 def host_invoke_url(host: Host, spec: FunctionSpec, base_url: str) -> str | None:
     if not spec.is_http:
         return None
-    prefix = host.config.host_options.route_prefix
-    route = str(spec.trigger.get("route") or spec.name).strip("/")
-    path = "/".join(p for p in (prefix, route) if p)
-    return f"{base_url}/{path}"
+    return f"{base_url}/{route_template(host.config.host_options.route_prefix, spec)}"
 
 
 class AdminResponse:

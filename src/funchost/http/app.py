@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
-from funchost.bindings.http import NO_CONTENT, build_request, join_headers
+from funchost.bindings.http import NO_CONTENT, build_request, join_headers, route_template
 from funchost.host import Host
 from funchost.http.admin import handle_admin
 from funchost.http.cors import CorsPolicy
@@ -46,12 +46,6 @@ class HttpFunction:
         for b in spec.output_bindings:
             if b.type.lower() == "http" and b.name != "$return":
                 self.output_name = b.name
-
-
-def route_template(prefix: str, spec: FunctionSpec) -> str:
-    route = spec.trigger.get("route")
-    route = spec.name if route is None or str(route).strip() == "" else str(route)
-    return "/".join(p for p in (prefix.strip("/"), route.strip("/")) if p)
 
 
 async def _read_body(receive: Receive, limit: int, headers: dict[str, str]) -> bytes:

@@ -6,6 +6,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from funchost.bindings.http import trigger_route
 from funchost.errors import FunctionLoadError
 from funchost.http.routing import RouteTemplateError, compile_route
 from funchost.indexing.spec import BindingSpec, FunctionSpec, RetrySpec
@@ -74,10 +75,8 @@ def check_http_trigger(bindings: Sequence[BindingSpec], function_name: str, wher
                     f'{where}: methods must be a list of HTTP methods like ["get", "post"], '
                     f"found {methods!r}"
                 )
-            route = b.get("route")
-            template = function_name if route is None or str(route).strip() == "" else str(route)
             try:
-                compile_route(template)
+                compile_route(trigger_route(b, function_name))
             except RouteTemplateError as exc:
                 raise FunctionLoadError(f"{where}: {exc}") from None
 
@@ -93,7 +92,6 @@ def build_spec(
     disabled: bool,
     retry: RetrySpec | None,
     model: str,
-    http_type: str | None = None,
 ) -> FunctionSpec:
     params, return_param, requires_context = plan_parameters(name, func, bindings)
     trigger = next(b for b in bindings if b.is_trigger)
@@ -112,5 +110,4 @@ def build_spec(
         params=params,
         return_param=return_param,
         requires_context=requires_context,
-        http_type=http_type,
     )

@@ -70,26 +70,14 @@ class FunctionSpec:
     params: tuple[ParamSpec, ...] = ()
     return_param: ParamSpec | None = None
     requires_context: bool = False
-    http_type: str | None = None  # "asgi" | "wsgi" for AsgiFunctionApp / WsgiFunctionApp
 
     @property
     def is_http(self) -> bool:
         return self.trigger.type.lower() == "httptrigger"
 
     @property
-    def input_bindings(self) -> tuple[BindingSpec, ...]:
-        return tuple(b for b in self.bindings if b.direction == "in" and not b.is_trigger)
-
-    @property
     def output_bindings(self) -> tuple[BindingSpec, ...]:
         return tuple(b for b in self.bindings if b.direction == "out")
-
-    @property
-    def return_binding(self) -> BindingSpec | None:
-        for b in self.bindings:
-            if b.name == "$return":
-                return b
-        return None
 
 
 @dataclass(frozen=True)

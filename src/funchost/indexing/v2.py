@@ -60,7 +60,6 @@ def read_v2_app(
                     disabled=name.lower() in disabled_names,
                     retry=retry,
                     model="v2",
-                    http_type=getattr(f, "http_type", None),
                 )
             )
         except (FunctionLoadError, ConfigError) as exc:

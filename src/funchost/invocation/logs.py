@@ -8,7 +8,6 @@ than the rest of the invocation bookkeeping together.)
 
 from __future__ import annotations
 
-import asyncio
 import atexit
 import logging
 import sys
@@ -42,6 +41,8 @@ class InvocationTags:
         tag: Tag | None = getattr(self._thread, "tag", None)
         if tag is not None:
             return tag
+        import asyncio  # here, so the reload supervisor that logs too need not load asyncio
+
         try:
             task = asyncio.current_task()
         except RuntimeError:  # no event loop in this thread
