@@ -32,7 +32,7 @@ def create_app(config: HostConfig) -> HostApp:
 
 def app_from_environment() -> HostApp:
     """The app described by FUNCHOST_CONFIG (JSON of `load_config` arguments) or
-    FUNCHOST_APP_DIR; used by `funchost serve --workers N` in each worker process."""
+    FUNCHOST_APP_DIR, for ASGI servers that take an application factory."""
     raw = os.environ.get(CONFIG_ENV)
     options: dict[str, Any] = json.loads(raw) if raw else {}
     app_dir = options.pop("app_dir", None) or os.environ.get("FUNCHOST_APP_DIR") or "."

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from funchost import __version__
-from funchost.config import DEVELOPMENT, LISTEN_FD_ENV, PRODUCTION, load_config
+from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig, load_config
 from funchost.errors import ConfigError
 
 
@@ -53,6 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=None)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--verbose", action="store_true")
+    for command in (start, serve):
+        # Set by the supervisor of --workers and reload: it has printed the banner itself.
+        command.add_argument("--no-banner", action="store_true", help=argparse.SUPPRESS)
 
     keys = commands.add_parser("keys", help="list or change function keys")
     keys_cmd = keys.add_subparsers(dest="keys_command", required=True)
@@ -97,12 +100,16 @@ def _run_host(args: argparse.Namespace, mode: str) -> int:
     from funchost.server import serve
 
     config = load_config(args.app_dir, **options)
-    fd = os.environ.pop(LISTEN_FD_ENV, None)
-    return serve(
-        config,
-        {k: v for k, v in options.items() if k not in ("workers", "reload")},
-        listen_fd=int(fd) if fd else None,
-    )
+    return serve(config, _worker_args(args, config), banner=not args.no_banner)
+
+
+def _worker_args(args: argparse.Namespace, config: HostConfig) -> list[str]:
+    """The command line of one worker of `serve --workers N`."""
+    worker = ["serve", str(config.app_dir), "--host", config.host, "--port", str(config.port)]
+    worker += ["--workers", "1", "--no-banner"]
+    if args.verbose:
+        worker.append("--verbose")
+    return worker
 
 
 def _child_args(args: argparse.Namespace) -> list[str]:

@@ -12,9 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,9 +19,8 @@ from types import FrameType
 
 import watchfiles
 
-from funchost.config import LISTEN_FD_ENV
-from funchost.errors import ConfigError
 from funchost.invocation.logs import configure_logging
+from funchost.supervisor import HostChild, listening_socket
 
 logger = logging.getLogger("funchost.reload")
 
@@ -51,42 +47,13 @@ class AppFileFilter(watchfiles.DefaultFilter):
         return path.endswith((".py", ".json")) and super().__call__(change, path)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise ConfigError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}; choose another --port"
-        ) from None
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
-
-
 def run_with_reload(app_dir: Path, host: str, port: int, child_args: Sequence[str]) -> int:
     """Serve `app_dir` from child processes, restarting on changes; returns the exit code."""
     configure_logging(debug=False, verbose=False)
     sock = listening_socket(host, port)
-    env = {**os.environ, LISTEN_FD_ENV: str(sock.fileno())}
-    command = [
-        sys.executable,
-        "-m",
-        "funchost",
-        "start",
-        str(app_dir),
-        *child_args,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--no-reload",
-    ]
+    args = ["start", str(app_dir), *child_args, "--host", host, "--port", str(port), "--no-reload"]
     stop = threading.Event()
-    child = subprocess.Popen(command, env=env, pass_fds=[sock.fileno()])
+    child = HostChild(args, sock)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
@@ -108,21 +75,10 @@ def run_with_reload(app_dir: Path, host: str, port: int, child_args: Sequence[st
                 continue
             names = sorted({os.path.relpath(path, app_dir) for _, path in changes})
             logger.warning("Detected changes in %s; restarting the host.", ", ".join(names))
-            _stop_child(child)
-            child = subprocess.Popen(command, env=env, pass_fds=[sock.fileno()])
+            child.restart()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-        _stop_child(child)
+        child.stop()
         sock.close()
     return 0
-
-
-def _stop_child(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(35)  # the host drains in-flight requests for up to 30 s
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
