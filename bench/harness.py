@@ -236,6 +236,25 @@ def uvicorn_spec(
     )
 
 
+def funchost_server_spec(
+    key: str,
+    label: str,
+    target: str,
+    *,
+    path: str = "/",
+    env: Mapping[str, str] | None = None,
+) -> ServerSpec:
+    """An ASGI app from bench/apps (`target` is "module:attr") on funchost's own HTTP server,
+    the one `funchost serve` runs the host on (bench/apps/on_funchost_server.py)."""
+    return ServerSpec(
+        key=key,
+        label=label,
+        argv=(sys.executable, str(APPS_DIR / "on_funchost_server.py"), target, "{port}"),
+        path=path,
+        env=dict(env or {}),
+    )
+
+
 def raw_asgi_spec(
     key: str = "a", label: str = "raw ASGI on uvicorn", path: str = "/"
 ) -> ServerSpec:

@@ -6,8 +6,10 @@ A ladder of servers, one process at a time, each on a free port on 127.0.0.1, ea
 with wrk and then measured with `wrk --latency -t1 -c64` while the CPU time (utime + stime from
 /proc/<pid>/stat) of the server process is read before and after:
   L0 raw                  bench/apps/raw_asgi.py on uvicorn (httptools, uvloop): the baseline
-  L1 +request             bench/apps/ladder_asgi.py, LADDER=1: headers joined, route matched,
-                          func.HttpRequest built; raw's fixed response
+  S0 raw, funchost server raw_asgi.py on funchost's own HTTP server (funchost.http.server),
+                          which `funchost serve` runs the host on
+  L1 +request             bench/apps/ladder_asgi.py on funchost's server, LADDER=1: headers
+                          joined, route matched, func.HttpRequest built; raw's fixed response
   L2 +function+response   LADDER=2: L1, then `await hello(req)` -> func.HttpResponse, converted
                           with http_output and sent
   L3 funchost (logs off)  funchost serve on a copy of bench/apps/hello_async whose host.json
@@ -60,13 +62,19 @@ def parse_args() -> argparse.Namespace:
 def levels(secrets: Path, logs_off_app: Path) -> list[Level]:
     def ladder(key: str, name: str, rung: int) -> Level:
         env = {"LADDER": str(rung)}
-        return Level(key, name, h.uvicorn_spec(key, name, "ladder_asgi:app", path=PATH, env=env))
+        spec = h.funchost_server_spec(key, name, "ladder_asgi:app", path=PATH, env=env)
+        return Level(key, name, spec)
 
     def funchost(key: str, name: str, app_dir: Path) -> Level:
         return Level(key, name, h.funchost_spec(key, name, app_dir, secrets_dir=secrets))
 
     return [
         Level("L0", "raw", h.raw_asgi_spec("L0", "raw", path=PATH)),
+        Level(
+            "S0",
+            "raw, funchost server",
+            h.funchost_server_spec("S0", "raw, funchost server", "raw_asgi:app", path=PATH),
+        ),
         ladder("L1", "+request", 1),
         ladder("L2", "+function+response", 2),
         funchost("L3", "funchost (logs off)", logs_off_app),
@@ -252,7 +260,8 @@ def main() -> int:
     h.say()
     h.say(
         f"L2/L0 = {l2_over_l0:.2f}: the best throughput ratio any host reaching user code "
-        "through func.HttpRequest/func.HttpResponse could get on this machine with this server."
+        "through func.HttpRequest/func.HttpResponse could get on this machine with funchost's "
+        "server."
     )
     if summary["L3"]["log_executing_lines"]:
         h.say(

@@ -1,6 +1,6 @@
 """Rungs of bench/http_breakdown.py's ladder between raw ASGI and funchost, chosen by LADDER.
 
-    LADDER=1 uvicorn --app-dir bench/apps ladder_asgi:app --http httptools --loop uvloop
+    LADDER=1 python bench/apps/on_funchost_server.py ladder_asgi:app PORT
     LADDER=2 ...
 
 LADDER=1 (+request): for each request, what funchost does before it can call a function:
