@@ -1,0 +1,433 @@
+"""The embedded store: queues, blobs and leases in one SQLite database in WAL mode.
+
+Several host processes on one machine share it safely: every change is one transaction, and a
+receive selects and hides its messages in one `BEGIN IMMEDIATE` transaction, so no message is
+handed to two receivers. Committed transactions are in the write-ahead log before a call
+returns, so a message acknowledged as sent survives the host being killed (kill -9); with
+`synchronous=NORMAL`, a power loss can lose the last transactions, as WAL mode documents.
+
+SQLite calls block, so they run on one thread of this store's own, with one connection; the
+event loop never waits on the database lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+from funchost.storage.base import (
+    DEFAULT_MESSAGE_TTL,
+    BlobExists,
+    BlobInfo,
+    ContainerNotFound,
+    MessageNotFound,
+    QueueNotFound,
+    Storage,
+    StoredMessage,
+)
+
+T = TypeVar("T")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    content TEXT NOT NULL,
+    inserted REAL NOT NULL,
+    expires REAL NOT NULL,
+    visible REAL NOT NULL,
+    dequeue_count INTEGER NOT NULL DEFAULT 0,
+    pop_receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible, seq);
+CREATE TABLE IF NOT EXISTS containers (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS blobs (
+    container TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    etag TEXT NOT NULL,
+    modified REAL NOT NULL,
+    content_type TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    lease_id TEXT,
+    lease_expires REAL,
+    PRIMARY KEY (container, name)
+);
+"""
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _time(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+
+
+def _message(row: sqlite3.Row) -> StoredMessage:
+    return StoredMessage(
+        id=row["id"],
+        content=row["content"],
+        insertion_time=_time(row["inserted"]),
+        expiration_time=_time(row["expires"]),
+        next_visible_time=_time(row["visible"]),
+        dequeue_count=row["dequeue_count"],
+        pop_receipt=row["pop_receipt"],
+    )
+
+
+def _blob(row: sqlite3.Row) -> BlobInfo:
+    return BlobInfo(
+        container=row["container"],
+        name=row["name"],
+        etag=row["etag"],
+        last_modified=_time(row["modified"]),
+        length=row["length"],
+        content_type=row["content_type"],
+        metadata=json.loads(row["metadata"]),
+    )
+
+
+def _etag(data: bytes, modified: float) -> str:
+    digest = hashlib.blake2b(data, digest_size=8, key=repr(modified).encode()[:64])
+    return f'"0x{digest.hexdigest().upper()}"'
+
+
+BLOB_COLUMNS = "container, name, etag, modified, length(data) AS length, content_type, metadata"
+
+
+class SqliteStorage(Storage):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"embedded store {path}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="funchost-sqlite")
+        self._db: sqlite3.Connection | None = None
+        # The connection is made, and always used, on the store's thread.
+        self._executor.submit(self._open).result()
+
+    # -- plumbing
+    def _open(self) -> None:
+        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        db.executescript(SCHEMA)
+        self._db = db
+
+    async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        db = self._db
+        assert db is not None, "the store is closed"
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, db)
+
+    @staticmethod
+    def _transaction(db: sqlite3.Connection, fn: Callable[[], T]) -> T:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            result = fn()
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return result
+
+    async def close(self) -> None:
+        db, self._db = self._db, None
+        if db is not None:
+            await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
+        self._executor.shutdown(wait=False)
+
+    # -- queues
+    async def create_queue(self, queue: str) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (queue,))
+
+        await self._run(run)
+
+    async def list_queues(self) -> list[str]:
+        def run(db: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in db.execute("SELECT name FROM queues ORDER BY name")]
+
+        return await self._run(run)
+
+    @staticmethod
+    def _require_queue(db: sqlite3.Connection, queue: str) -> None:
+        if db.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is None:
+            raise QueueNotFound(f"queue {queue!r} does not exist")
+
+    async def send_message(
+        self,
+        queue: str,
+        content: str,
+        *,
+        visibility_delay: float = 0.0,
+        time_to_live: float = DEFAULT_MESSAGE_TTL,
+    ) -> StoredMessage:
+        def run(db: sqlite3.Connection) -> StoredMessage:
+            now = time.time()
+            message_id = str(uuid.uuid4())
+
+            def insert() -> None:
+                self._require_queue(db, queue)
+                db.execute(
+                    "INSERT INTO messages (queue, id, content, inserted, expires, visible)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (queue, message_id, content, now, now + time_to_live, now + visibility_delay),
+                )
+
+            self._transaction(db, insert)
+            return StoredMessage(
+                id=message_id,
+                content=content,
+                insertion_time=_time(now),
+                expiration_time=_time(now + time_to_live),
+                next_visible_time=_time(now + visibility_delay),
+                dequeue_count=0,
+                pop_receipt=None,
+            )
+
+        return await self._run(run)
+
+    async def receive_messages(
+        self, queue: str, max_messages: int, visibility_timeout: float
+    ) -> list[StoredMessage]:
+        def run(db: sqlite3.Connection) -> list[StoredMessage]:
+            def take() -> list[StoredMessage]:
+                self._require_queue(db, queue)
+                now = time.time()
+                db.execute("DELETE FROM messages WHERE queue = ? AND expires <= ?", (queue, now))
+                rows = db.execute(
+                    "SELECT seq FROM messages WHERE queue = ? AND visible <= ?"
+                    " ORDER BY seq LIMIT ?",
+                    (queue, now, max_messages),
+                ).fetchall()
+                taken = []
+                for row in rows:
+                    taken.append(
+                        db.execute(
+                            "UPDATE messages SET visible = ?, pop_receipt = ?,"
+                            " dequeue_count = dequeue_count + 1 WHERE seq = ? RETURNING *",
+                            (now + visibility_timeout, uuid.uuid4().hex, row["seq"]),
+                        ).fetchone()
+                    )
+                return [_message(r) for r in taken]
+
+            return self._transaction(db, take)
+
+        return await self._run(run)
+
+    async def peek_messages(self, queue: str, max_messages: int) -> list[StoredMessage]:
+        def run(db: sqlite3.Connection) -> list[StoredMessage]:
+            self._require_queue(db, queue)
+            now = time.time()
+            rows = db.execute(
+                "SELECT * FROM messages WHERE queue = ? AND visible <= ? AND expires > ?"
+                " ORDER BY seq LIMIT ?",
+                (queue, now, now, max_messages),
+            ).fetchall()
+            return [_message(r) for r in rows]
+
+        messages = await self._run(run)
+        return [_without_receipt(m) for m in messages]
+
+    async def update_visibility(
+        self, queue: str, message: StoredMessage, visibility_timeout: float
+    ) -> StoredMessage:
+        def run(db: sqlite3.Connection) -> StoredMessage:
+            row = db.execute(
+                "UPDATE messages SET visible = ?, pop_receipt = ?"
+                " WHERE queue = ? AND id = ? AND pop_receipt = ? RETURNING *",
+                (
+                    time.time() + visibility_timeout,
+                    uuid.uuid4().hex,
+                    queue,
+                    message.id,
+                    message.pop_receipt,
+                ),
+            ).fetchone()
+            if row is None:
+                raise MessageNotFound(f"message {message.id} in queue {queue!r} is gone")
+            return _message(row)
+
+        return await self._run(run)
+
+    async def delete_message(self, queue: str, message: StoredMessage) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            deleted = db.execute(
+                "DELETE FROM messages WHERE queue = ? AND id = ? AND pop_receipt = ?",
+                (queue, message.id, message.pop_receipt),
+            ).rowcount
+            if not deleted:
+                raise MessageNotFound(f"message {message.id} in queue {queue!r} is gone")
+
+        await self._run(run)
+
+    async def queue_length(self, queue: str) -> int:
+        def run(db: sqlite3.Connection) -> int:
+            self._require_queue(db, queue)
+            row = db.execute(
+                "SELECT count(*) FROM messages WHERE queue = ? AND expires > ?",
+                (queue, time.time()),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._run(run)
+
+    # -- blobs
+    async def create_container(self, container: str) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute("INSERT OR IGNORE INTO containers (name) VALUES (?)", (container,))
+
+        await self._run(run)
+
+    async def list_containers(self) -> list[str]:
+        def run(db: sqlite3.Connection) -> list[str]:
+            return [r[0] for r in db.execute("SELECT name FROM containers ORDER BY name")]
+
+        return await self._run(run)
+
+    @staticmethod
+    def _require_container(db: sqlite3.Connection, container: str) -> None:
+        found = db.execute("SELECT 1 FROM containers WHERE name = ?", (container,)).fetchone()
+        if found is None:
+            raise ContainerNotFound(f"container {container!r} does not exist")
+
+    async def put_blob(
+        self,
+        container: str,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        if_none_match: bool = False,
+    ) -> BlobInfo:
+        def run(db: sqlite3.Connection) -> BlobInfo:
+            def write() -> BlobInfo:
+                self._require_container(db, container)
+                exists = db.execute(
+                    "SELECT 1 FROM blobs WHERE container = ? AND name = ?", (container, name)
+                ).fetchone()
+                if exists is not None and if_none_match:
+                    raise BlobExists(f"blob {container}/{name} already exists")
+                modified = time.time()
+                row = db.execute(
+                    "INSERT INTO blobs (container, name, data, etag, modified, content_type,"
+                    " metadata) VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (container, name) DO UPDATE SET data = excluded.data,"
+                    " etag = excluded.etag, modified = excluded.modified,"
+                    " content_type = excluded.content_type, metadata = excluded.metadata"
+                    f" RETURNING {BLOB_COLUMNS}",
+                    (
+                        container,
+                        name,
+                        data,
+                        _etag(data, modified),
+                        modified,
+                        content_type,
+                        json.dumps(dict(metadata or {})),
+                    ),
+                ).fetchone()
+                return _blob(row)
+
+            return self._transaction(db, write)
+
+        return await self._run(run)
+
+    async def get_blob(self, container: str, name: str) -> tuple[bytes, BlobInfo] | None:
+        def run(db: sqlite3.Connection) -> tuple[bytes, BlobInfo] | None:
+            row = db.execute(
+                f"SELECT data, {BLOB_COLUMNS} FROM blobs WHERE container = ? AND name = ?",
+                (container, name),
+            ).fetchone()
+            return None if row is None else (bytes(row["data"]), _blob(row))
+
+        return await self._run(run)
+
+    async def blob_info(self, container: str, name: str) -> BlobInfo | None:
+        def run(db: sqlite3.Connection) -> BlobInfo | None:
+            row = db.execute(
+                f"SELECT {BLOB_COLUMNS} FROM blobs WHERE container = ? AND name = ?",
+                (container, name),
+            ).fetchone()
+            return None if row is None else _blob(row)
+
+        return await self._run(run)
+
+    async def list_blobs(self, container: str, prefix: str = "") -> list[BlobInfo]:
+        def run(db: sqlite3.Connection) -> list[BlobInfo]:
+            self._require_container(db, container)
+            rows = db.execute(
+                f"SELECT {BLOB_COLUMNS} FROM blobs WHERE container = ? AND substr(name, 1, ?) = ?"
+                " ORDER BY name",
+                (container, len(prefix), prefix),
+            ).fetchall()
+            return [_blob(r) for r in rows]
+
+        return await self._run(run)
+
+    async def delete_blob(self, container: str, name: str) -> bool:
+        def run(db: sqlite3.Connection) -> bool:
+            cursor = db.execute(
+                "DELETE FROM blobs WHERE container = ? AND name = ?", (container, name)
+            )
+            return cursor.rowcount > 0
+
+        return await self._run(run)
+
+    # -- leases
+    async def acquire_lease(
+        self, container: str, name: str, lease_id: str, duration: float
+    ) -> bool:
+        def run(db: sqlite3.Connection) -> bool:
+            def take() -> bool:
+                self._require_container(db, container)
+                now = time.time()
+                db.execute(
+                    "INSERT OR IGNORE INTO blobs (container, name, data, etag, modified)"
+                    " VALUES (?, ?, x'', ?, ?)",
+                    (container, name, _etag(b"", now), now),
+                )
+                taken = db.execute(
+                    "UPDATE blobs SET lease_id = ?, lease_expires = ?"
+                    " WHERE container = ? AND name = ?"
+                    " AND (lease_id IS NULL OR lease_id = ? OR lease_expires <= ?)",
+                    (lease_id, now + duration, container, name, lease_id, now),
+                ).rowcount
+                return taken > 0
+
+            return self._transaction(db, take)
+
+        return await self._run(run)
+
+    async def release_lease(self, container: str, name: str, lease_id: str) -> None:
+        def run(db: sqlite3.Connection) -> None:
+            db.execute(
+                "UPDATE blobs SET lease_id = NULL, lease_expires = NULL"
+                " WHERE container = ? AND name = ? AND lease_id = ?",
+                (container, name, lease_id),
+            )
+
+        await self._run(run)
+
+
+def _without_receipt(message: StoredMessage) -> StoredMessage:
+    return StoredMessage(
+        id=message.id,
+        content=message.content,
+        insertion_time=message.insertion_time,
+        expiration_time=message.expiration_time,
+        next_visible_time=message.next_visible_time,
+        dequeue_count=message.dequeue_count,
+        pop_receipt=None,
+    )

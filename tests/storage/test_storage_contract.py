@@ -1,0 +1,179 @@
+"""The storage interface's semantics, checked on every backend the same way.
+
+The embedded backend runs on a real SQLite file in the test's folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from funchost.storage.base import (
+    BlobExists,
+    ContainerNotFound,
+    MessageNotFound,
+    QueueNotFound,
+    Storage,
+)
+from funchost.storage.sqlite import SqliteStorage
+
+T = TypeVar("T")
+
+
+class Backend:
+    """A storage backend with an event loop of its own, so tests read top to bottom."""
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.loop = asyncio.new_event_loop()
+
+    def run(self, awaitable: Awaitable[T]) -> T:
+        async def wrapped() -> T:
+            return await awaitable
+
+        return self.loop.run_until_complete(wrapped())
+
+    def close(self) -> None:
+        self.run(self.storage.close())
+        self.loop.close()
+
+
+@pytest.fixture(params=["embedded"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    b = Backend(SqliteStorage(tmp_path / "store.db"))
+    yield b
+    b.close()
+
+
+def test_sent_messages_are_received_oldest_first_and_hidden(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_queue("orders"))
+    for i in range(3):
+        backend.run(s.send_message("orders", f"m{i}"))
+    got = backend.run(s.receive_messages("orders", 2, visibility_timeout=30))
+    assert [m.content for m in got] == ["m0", "m1"]
+    assert all(m.dequeue_count == 1 and m.pop_receipt for m in got)
+    rest = backend.run(s.receive_messages("orders", 5, visibility_timeout=30))
+    assert [m.content for m in rest] == ["m2"]
+    assert backend.run(s.receive_messages("orders", 5, visibility_timeout=30)) == []
+    assert backend.run(s.queue_length("orders")) == 3
+
+
+def test_message_reappears_after_its_visibility_timeout_with_a_higher_dequeue_count(
+    backend: Backend,
+) -> None:
+    s = backend.storage
+    backend.run(s.create_queue("work"))
+    backend.run(s.send_message("work", "retry me"))
+    first = backend.run(s.receive_messages("work", 1, visibility_timeout=0.3))[0]
+    assert backend.run(s.receive_messages("work", 1, visibility_timeout=0.3)) == []
+    time.sleep(0.4)
+    second = backend.run(s.receive_messages("work", 1, visibility_timeout=30))[0]
+    assert second.id == first.id
+    assert second.dequeue_count == 2
+    assert second.pop_receipt != first.pop_receipt
+
+
+def test_delete_needs_the_current_pop_receipt(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_queue("work"))
+    backend.run(s.send_message("work", "x"))
+    first = backend.run(s.receive_messages("work", 1, visibility_timeout=30))[0]
+    renewed = backend.run(s.update_visibility("work", first, 30))
+    with pytest.raises(MessageNotFound):
+        backend.run(s.delete_message("work", first))  # stale receipt
+    backend.run(s.delete_message("work", renewed))
+    assert backend.run(s.queue_length("work")) == 0
+    with pytest.raises(MessageNotFound):
+        backend.run(s.delete_message("work", renewed))
+
+
+def test_update_visibility_keeps_a_message_hidden_while_it_is_worked_on(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_queue("work"))
+    backend.run(s.send_message("work", "long job"))
+    held = backend.run(s.receive_messages("work", 1, visibility_timeout=0.3))[0]
+    for _ in range(3):
+        time.sleep(0.15)
+        held = backend.run(s.update_visibility("work", held, 0.3))
+    assert backend.run(s.receive_messages("work", 1, visibility_timeout=30)) == []
+
+
+def test_peek_does_not_hide_or_count(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_queue("work"))
+    backend.run(s.send_message("work", "look"))
+    peeked = backend.run(s.peek_messages("work", 5))
+    assert [(m.content, m.dequeue_count, m.pop_receipt) for m in peeked] == [("look", 0, None)]
+    assert len(backend.run(s.receive_messages("work", 5, visibility_timeout=30))) == 1
+
+
+def test_delayed_and_expired_messages(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_queue("work"))
+    backend.run(s.send_message("work", "later", visibility_delay=0.3))
+    backend.run(s.send_message("work", "short-lived", time_to_live=0.2))
+    time.sleep(0.25)
+    assert backend.run(s.receive_messages("work", 5, visibility_timeout=30)) == []
+    time.sleep(0.1)
+    got = backend.run(s.receive_messages("work", 5, visibility_timeout=30))
+    assert [m.content for m in got] == ["later"]
+
+
+def test_missing_queue_and_container_are_errors_until_created(backend: Backend) -> None:
+    s = backend.storage
+    with pytest.raises(QueueNotFound):
+        backend.run(s.send_message("nowhere", "x"))
+    with pytest.raises(ContainerNotFound):
+        backend.run(s.put_blob("nowhere", "a.txt", b"x"))
+    backend.run(s.create_queue("nowhere"))
+    backend.run(s.create_queue("nowhere"))  # idempotent
+    backend.run(s.send_message("nowhere", "x"))
+    assert "nowhere" in backend.run(s.list_queues())
+
+
+def test_blob_put_get_list_delete_with_etags_and_metadata(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_container("photos"))
+    first = backend.run(
+        s.put_blob("photos", "2024/a.jpg", b"one", content_type="image/jpeg", metadata={"k": "v"})
+    )
+    assert first.length == 3 and first.content_type == "image/jpeg"
+    data, info = backend.run(s.get_blob("photos", "2024/a.jpg")) or (b"", None)
+    assert data == b"one" and info is not None and info.metadata == {"k": "v"}
+    time.sleep(0.01)
+    second = backend.run(s.put_blob("photos", "2024/a.jpg", b"two!"))
+    assert second.etag != first.etag and second.length == 4
+    backend.run(s.put_blob("photos", "2025/b.jpg", b"b"))
+    backend.run(s.put_blob("photos", "other.txt", b"o"))
+    names = [b.name for b in backend.run(s.list_blobs("photos", prefix="20"))]
+    assert names == ["2024/a.jpg", "2025/b.jpg"]
+    assert backend.run(s.delete_blob("photos", "other.txt")) is True
+    assert backend.run(s.delete_blob("photos", "other.txt")) is False
+    assert backend.run(s.get_blob("photos", "other.txt")) is None
+    assert backend.run(s.blob_info("photos", "2025/b.jpg")) is not None
+
+
+def test_conditional_put_refuses_an_existing_blob(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_container("receipts"))
+    backend.run(s.put_blob("receipts", "r1", b"", if_none_match=True))
+    with pytest.raises(BlobExists):
+        backend.run(s.put_blob("receipts", "r1", b"", if_none_match=True))
+
+
+def test_a_lease_has_one_holder_until_it_expires_or_is_released(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_container("locks"))
+    assert backend.run(s.acquire_lease("locks", "timer", "host-a", 0.5)) is True
+    assert backend.run(s.acquire_lease("locks", "timer", "host-b", 0.5)) is False
+    assert backend.run(s.acquire_lease("locks", "timer", "host-a", 0.5)) is True  # renewal
+    time.sleep(0.6)
+    assert backend.run(s.acquire_lease("locks", "timer", "host-b", 0.5)) is True  # expired
+    backend.run(s.release_lease("locks", "timer", "host-b"))
+    assert backend.run(s.acquire_lease("locks", "timer", "host-a", 0.5)) is True
