@@ -21,9 +21,6 @@ from funchost.supervisor import HostChild, inherited_socket, listening_socket
 
 logger = logging.getLogger("funchost")
 
-GRACEFUL_TIMEOUT = 30.0
-# Kestrel's default; longer than the idle timeouts of common load balancers (60 s).
-KEEP_ALIVE_TIMEOUT = 130.0
 # How often the supervisor of --workers looks for a worker that exited.
 WATCH_INTERVAL = 0.5
 
@@ -40,13 +37,7 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     app = create_app(config)
     if banner:
         print(render_banner(config, app.host.index), flush=True)
-    server = HttpServer(
-        app,
-        graceful_timeout=GRACEFUL_TIMEOUT,
-        keep_alive_timeout=KEEP_ALIVE_TIMEOUT,
-        on_started=_freeze_startup_objects,
-    )
-    return server.run(sock)
+    return HttpServer(app, on_started=_freeze_startup_objects).run(sock)
 
 
 def _freeze_startup_objects() -> None:
@@ -75,21 +66,19 @@ def _run_workers(config: HostConfig, worker_args: Sequence[str]) -> int:
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     workers = [HostChild(worker_args, sock) for _ in range(config.workers)]
-    started = [time.monotonic()] * len(workers)
     try:
         while not stop.wait(WATCH_INTERVAL):
-            for i, worker in enumerate(workers):
+            for worker in workers:
                 code = worker.exit_code()
                 if code is None:
                     continue
-                if code == 2 and time.monotonic() - started[i] < 10:
+                if code == 2 and time.monotonic() - worker.started_at < 10:
                     logger.error("Worker %d exited at startup (code 2); stopping.", worker.pid)
                     return 2
                 logger.warning(
                     "Worker %d exited with code %d; starting a new one.", worker.pid, code
                 )
                 worker.restart()
-                started[i] = time.monotonic()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

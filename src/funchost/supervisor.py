@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 
 from funchost.config import LISTEN_FD_ENV
@@ -53,6 +54,7 @@ class HostChild:
         self.process = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        self.started_at = time.monotonic()
         env = {**os.environ, LISTEN_FD_ENV: str(self.sock.fileno())}
         return subprocess.Popen(self.command, env=env, pass_fds=[self.sock.fileno()])
 

@@ -74,6 +74,7 @@ class HttpServer:
         app: AsgiApp,
         *,
         graceful_timeout: float = 30.0,
+        # Kestrel's default; longer than the idle timeouts of common load balancers (60 s).
         keep_alive_timeout: float = 130.0,
         headers_timeout: float = 30.0,
         on_started: Callable[[], None] | None = None,
@@ -138,24 +139,26 @@ class HttpServer:
                 loop.add_signal_handler(sig, on_signal)
 
     async def _drain(self) -> None:
+        """Close connections as they become idle, for up to the grace period."""
         self.state.shutting_down = True
-        for conn in list(self.state.connections):
-            if conn.is_idle():
-                conn.close()
-        deadline = asyncio.get_running_loop().time() + self.graceful_timeout
-        while self.state.connections and not self._forced:
-            if asyncio.get_running_loop().time() >= deadline:
+        connections = self.state.connections
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.graceful_timeout
+        while True:
+            for conn in list(connections):
+                if conn.is_idle():
+                    conn.close()
+            if not connections or self._forced:
+                break
+            if loop.time() >= deadline:
                 logger.warning(
                     "%d connection(s) still busy after %g s; closing them.",
-                    len(self.state.connections),
+                    len(connections),
                     self.graceful_timeout,
                 )
                 break
             await asyncio.sleep(0.05)
-            for conn in list(self.state.connections):
-                if conn.is_idle():
-                    conn.close()
-        for conn in list(self.state.connections):
+        for conn in list(connections):
             conn.close()
 
     def _update_date(self) -> None:

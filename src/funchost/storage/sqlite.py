@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
@@ -32,6 +33,7 @@ from funchost.storage.base import (
     MessageNotFound,
     QueueNotFound,
     Storage,
+    StorageError,
     StoredMessage,
 )
 
@@ -102,6 +104,12 @@ def _etag(data: bytes, modified: float) -> str:
     return f'"0x{digest.hexdigest().upper()}"'
 
 
+def _require(db: sqlite3.Connection, table: str, name: str, missing: type[StorageError]) -> None:
+    """Raise `missing` unless `table` (queues or containers) has a row named `name`."""
+    if db.execute(f"SELECT 1 FROM {table} WHERE name = ?", (name,)).fetchone() is None:
+        raise missing(f"{table[:-1]} {name!r} does not exist")
+
+
 BLOB_COLUMNS = "container, name, etag, modified, length(data) AS length, content_type, metadata"
 
 
@@ -162,8 +170,7 @@ class SqliteStorage(Storage):
 
     @staticmethod
     def _require_queue(db: sqlite3.Connection, queue: str) -> None:
-        if db.execute("SELECT 1 FROM queues WHERE name = ?", (queue,)).fetchone() is None:
-            raise QueueNotFound(f"queue {queue!r} does not exist")
+        _require(db, "queues", queue, QueueNotFound)
 
     async def send_message(
         self,
@@ -238,7 +245,7 @@ class SqliteStorage(Storage):
             return [_message(r) for r in rows]
 
         messages = await self._run(run)
-        return [_without_receipt(m) for m in messages]
+        return [replace(m, pop_receipt=None) for m in messages]
 
     async def update_visibility(
         self, queue: str, message: StoredMessage, visibility_timeout: float
@@ -298,9 +305,7 @@ class SqliteStorage(Storage):
 
     @staticmethod
     def _require_container(db: sqlite3.Connection, container: str) -> None:
-        found = db.execute("SELECT 1 FROM containers WHERE name = ?", (container,)).fetchone()
-        if found is None:
-            raise ContainerNotFound(f"container {container!r} does not exist")
+        _require(db, "containers", container, ContainerNotFound)
 
     async def put_blob(
         self,
@@ -419,15 +424,3 @@ class SqliteStorage(Storage):
             )
 
         await self._run(run)
-
-
-def _without_receipt(message: StoredMessage) -> StoredMessage:
-    return StoredMessage(
-        id=message.id,
-        content=message.content,
-        insertion_time=message.insertion_time,
-        expiration_time=message.expiration_time,
-        next_visible_time=message.next_visible_time,
-        dequeue_count=message.dequeue_count,
-        pop_receipt=None,
-    )
