@@ -15,6 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.azurite import Azurite
+from tests.stores import Backend
+
 ROOT = Path(__file__).resolve().parent.parent
 APPS = Path(__file__).resolve().parent / "apps"
 
@@ -161,3 +164,27 @@ HTTP_FUNCTION_JSON = (
     '{"bindings": [{"authLevel": "anonymous", "type": "httpTrigger", "direction": "in",'
     ' "name": "req"}, {"type": "http", "direction": "out", "name": "$return"}]}'
 )
+
+
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    """One real Azurite for the whole session (never skipped: it must be installed)."""
+    server = Azurite(tmp_path_factory.mktemp("azurite"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def azurite(azurite_server: Azurite) -> Azurite:
+    """The session's Azurite with every queue and container deleted."""
+    azurite_server.clear()
+    return azurite_server
+
+
+@pytest.fixture(params=["embedded", "azurite"])
+def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+    """Each storage backend in turn: the embedded store, and Azure Storage on Azurite."""
+    azurite = request.getfixturevalue("azurite") if request.param == "azurite" else None
+    b = Backend(request.param, azurite)
+    yield b
+    b.close()

@@ -55,6 +55,19 @@ class HostConfig:
         return self.settings.get(name, default)
 
     @property
+    def host_id(self) -> str:
+        """The app's host id, shared by every instance: blob receipts, timer status and locks
+        are kept under it. `AzureFunctionsWebHost__hostid`, else the site name, else the app
+        folder's name; lower-case letters, digits and dashes, at most 32 characters."""
+        raw = (
+            self.setting("AzureFunctionsWebHost__hostid")
+            or self.setting("WEBSITE_SITE_NAME")
+            or self.app_dir.name
+        )
+        cleaned = re.sub(r"[^a-z0-9-]+", "-", raw.lower()).strip("-")[:32].rstrip("-")
+        return cleaned or "funchost"
+
+    @property
     def script_name(self) -> str:
         return script_name(self.setting("PYTHON_SCRIPT_FILE_NAME"))
 

@@ -16,12 +16,16 @@ from typing import Any
 import azure.functions as func
 
 from funchost import __version__
+from funchost.bindings.kinds import kind_for
+from funchost.bindings.runtime import BindingRuntime, FunctionBindings, Listener
+from funchost.bindings.triggers import admin_event
 from funchost.config import HostConfig
 from funchost.indexing.index import AppIndex, index_app
 from funchost.indexing.spec import FunctionSpec
 from funchost.invocation import extensions
 from funchost.invocation.invoker import InvocationResult, Invoker, TriggerEvent
 from funchost.keys import KeyStore, default_secrets_dir
+from funchost.storage.accounts import StorageAccounts
 
 logger = logging.getLogger("funchost.host")
 
@@ -38,7 +42,19 @@ class Host:
     ) -> None:
         self.config = config
         self.index = index if index is not None else index_app(config)
+        # This process; `host_id` is the app's, shared by all its instances and restarts.
         self.id = uuid.uuid4().hex[:32]
+        self.accounts = StorageAccounts(config.app_dir, config.settings, config.connection_strings)
+        self.runtime = BindingRuntime(
+            self.accounts, config.settings, config.host_options, config.host_id, self.id
+        )
+        self.runtime.invoke = self.invoke
+        self.io: dict[str, FunctionBindings] = {}
+        for spec in self.index.enabled:
+            io = FunctionBindings(self.runtime, spec)
+            if io.active:
+                self.io[spec.name] = io
+        self.listeners: list[Listener] = []
         self.invoker = Invoker(
             thread_count=config.thread_count,
             function_timeout=config.host_options.function_timeout,
@@ -68,10 +84,23 @@ class Host:
         app = self.index.function_app
         if isinstance(app, func.AsgiFunctionApp):
             app.startup_task_done = True
+        for spec in self.index.enabled:
+            kind = kind_for(spec.trigger.type)
+            listener = kind.listener(self.runtime, spec) if kind is not None else None
+            if listener is not None:
+                await listener.start()
+                self.listeners.append(listener)
         self.state = "Running"
 
     async def stop(self, drain_seconds: float = 30.0) -> None:
         self.state = "Stopping"
+        if self.listeners:
+            # Stop fetching, then let what was fetched finish.
+            await asyncio.wait(
+                [asyncio.ensure_future(listener.stop()) for listener in self.listeners],
+                timeout=drain_seconds,
+            )
+            self.listeners.clear()
         if self._background:
             await asyncio.wait(set(self._background), timeout=drain_seconds)
         for middleware in reversed(self._asgi_middlewares):
@@ -85,6 +114,7 @@ class Host:
             # Keeps the library's __del__ from starting a second shutdown.
             app.startup_task_done = False
         await self.invoker.shutdown()
+        await self.accounts.close()
         self.state = "Stopped"
 
     def _find_asgi_middlewares(self) -> list[Any]:
@@ -107,11 +137,16 @@ class Host:
     # -- running functions -------------------------------------------------------------------
 
     async def invoke(self, spec: FunctionSpec, event: TriggerEvent) -> InvocationResult:
+        """Run `spec` with its input and output bindings, under its retry policy."""
         retry = None if spec.is_http else (spec.retry or self.config.host_options.retry)
-        return await self.invoker.invoke(spec, event, retry=retry)
+        return await self.invoker.invoke(spec, event, retry=retry, io=self.io.get(spec.name))
 
-    def invoke_in_background(self, spec: FunctionSpec, event: TriggerEvent) -> None:
-        task = asyncio.get_running_loop().create_task(self.invoke(spec, event))
+    async def invoke_from_admin(self, spec: FunctionSpec, value: str) -> InvocationResult:
+        """Run `spec` as `POST /admin/functions/{name}` with `{"input": value}` does."""
+        return await self.invoke(spec, await admin_event(self.runtime, spec, value))
+
+    def invoke_in_background(self, spec: FunctionSpec, value: str) -> None:
+        task = asyncio.get_running_loop().create_task(self.invoke_from_admin(spec, value))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

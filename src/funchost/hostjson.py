@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,25 @@ DEFAULT_FUNCTION_TIMEOUT = 30 * 60.0
 
 
 @dataclass(frozen=True)
+class QueueOptions:
+    """host.json `extensions.queues`, with the host's defaults."""
+
+    batch_size: int = 16
+    new_batch_threshold: int = 8 * (os.cpu_count() or 1)
+    max_polling_interval: float = 60.0
+    visibility_timeout: float = 0.0
+    max_dequeue_count: int = 5
+    message_encoding: str = "base64"  # "base64" | "none"
+
+
+@dataclass(frozen=True)
 class HostOptions:
     route_prefix: str = "api"
     function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT  # None: no limit
     retry: RetrySpec | None = None
     log_level: str | None = None
     file_watching: bool = True
+    queues: QueueOptions = field(default_factory=QueueOptions)
     extensions: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -74,6 +88,60 @@ def parse_retry(data: Any, where: str) -> RetrySpec | None:
     )
 
 
+def _int_option(section: dict[str, Any], key: str, name: str, low: int, high: int) -> int | None:
+    if key not in section:
+        return None
+    value = section[key]
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(
+            f"{HOST_JSON}: extensions.queues.{name} must be a whole number from {low} to {high}, "
+            f"found {value!r}"
+        )
+    return value
+
+
+def _timespan_option(section: dict[str, Any], key: str, name: str, low: float) -> float | None:
+    if key not in section:
+        return None
+    seconds = parse_timespan(str(section[key]))
+    if seconds is None or seconds < low:
+        raise ConfigError(
+            f"{HOST_JSON}: extensions.queues.{name} {section[key]!r} is not a TimeSpan like "
+            f"'00:00:02' of at least {low:g} s"
+        )
+    return seconds
+
+
+def parse_queue_options(section: Any) -> QueueOptions:
+    if section is None:
+        return QueueOptions()
+    if not isinstance(section, dict):
+        raise ConfigError(f"{HOST_JSON}: extensions.queues must be a JSON object")
+    batch = _int_option(section, "batchsize", "batchSize", 1, 32) or 16
+    threshold = _int_option(section, "newbatchthreshold", "newBatchThreshold", 0, 10_000)
+    if threshold is None:
+        threshold = (batch // 2) * (os.cpu_count() or 1)
+    encoding = str(section.get("messageencoding", "base64")).lower()
+    if encoding not in ("base64", "none"):
+        raise ConfigError(
+            f"{HOST_JSON}: extensions.queues.messageEncoding must be 'base64' or 'none', "
+            f"found {section.get('messageencoding')!r}"
+        )
+    return QueueOptions(
+        batch_size=batch,
+        new_batch_threshold=threshold,
+        max_polling_interval=_timespan_option(
+            section, "maxpollinginterval", "maxPollingInterval", 0.1
+        )
+        or 60.0,
+        visibility_timeout=_timespan_option(section, "visibilitytimeout", "visibilityTimeout", 0)
+        or 0.0,
+        max_dequeue_count=_int_option(section, "maxdequeuecount", "maxDequeueCount", 1, 10_000)
+        or 5,
+        message_encoding=encoding,
+    )
+
+
 def read_host_options(app_dir: Path) -> HostOptions:
     path = app_dir / HOST_JSON
     if not path.is_file():
@@ -112,6 +180,7 @@ def read_host_options(app_dir: Path) -> HostOptions:
         retry=parse_retry(data.get("retry"), HOST_JSON),
         log_level=log_level,
         file_watching=data.get("filewatchingenabled", True) is not False,
+        queues=parse_queue_options(extensions.get("queues")),
         extensions=extensions,
         raw=raw,
     )

@@ -27,7 +27,6 @@ from typing import Any, TypeVar
 
 import httpx
 
-from funchost.bindings.triggers import admin_event
 from funchost.config import DEVELOPMENT, load_config
 from funchost.host import Host
 from funchost.http.app import HostApp
@@ -165,7 +164,7 @@ class TestHost:
         spec = self.host.index.get(function_name)
         if spec is None:
             raise KeyError(f"no function named {function_name!r}")
-        return self.run(self.host.invoke(spec, admin_event(spec, input)))
+        return self.run(self.host.invoke_from_admin(spec, input))
 
 
 def _function_host_factory() -> Iterator[Callable[..., TestHost]]:

@@ -1,6 +1,7 @@
 """The storage interface's semantics, checked on every backend the same way.
 
-The embedded backend runs on a real SQLite file in the test's folder.
+The embedded backend runs on a real SQLite file in the test's folder, the Azure backend on a
+real Azurite started by the tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TypeVar
 
 import pytest
 
+from funchost.storage.azure import AzureStorage
 from funchost.storage.base import (
     BlobExists,
     ContainerNotFound,
@@ -20,7 +22,9 @@ from funchost.storage.base import (
     QueueNotFound,
     Storage,
 )
+from funchost.storage.connections import parse_connection_string
 from funchost.storage.sqlite import SqliteStorage
+from tests.azurite import Azurite
 
 T = TypeVar("T")
 
@@ -28,9 +32,13 @@ T = TypeVar("T")
 class Backend:
     """A storage backend with an event loop of its own, so tests read top to bottom."""
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, unit: float, lease: float) -> None:
         self.storage = storage
         self.loop = asyncio.new_event_loop()
+        # Azure counts visibility in whole seconds and leases from 15 s; the embedded store in
+        # fractions. Timing tests are written in these units, so they hold on both.
+        self.unit = unit
+        self.lease = lease
 
     def run(self, awaitable: Awaitable[T]) -> T:
         async def wrapped() -> T:
@@ -43,9 +51,14 @@ class Backend:
         self.loop.close()
 
 
-@pytest.fixture(params=["embedded"])
+@pytest.fixture(params=["embedded", "azurite"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    b = Backend(SqliteStorage(tmp_path / "store.db"))
+    if request.param == "embedded":
+        b = Backend(SqliteStorage(tmp_path / "store.db"), unit=0.3, lease=0.5)
+    else:
+        azurite: Azurite = request.getfixturevalue("azurite")
+        connection = parse_connection_string("AzureWebJobsStorage", azurite.connection_string)
+        b = Backend(AzureStorage(connection), unit=1.0, lease=15)
     yield b
     b.close()
 
@@ -70,9 +83,9 @@ def test_message_reappears_after_its_visibility_timeout_with_a_higher_dequeue_co
     s = backend.storage
     backend.run(s.create_queue("work"))
     backend.run(s.send_message("work", "retry me"))
-    first = backend.run(s.receive_messages("work", 1, visibility_timeout=0.3))[0]
-    assert backend.run(s.receive_messages("work", 1, visibility_timeout=0.3)) == []
-    time.sleep(0.4)
+    first = backend.run(s.receive_messages("work", 1, visibility_timeout=backend.unit))[0]
+    assert backend.run(s.receive_messages("work", 1, visibility_timeout=backend.unit)) == []
+    time.sleep(backend.unit * 1.5)
     second = backend.run(s.receive_messages("work", 1, visibility_timeout=30))[0]
     assert second.id == first.id
     assert second.dequeue_count == 2
@@ -97,10 +110,10 @@ def test_update_visibility_keeps_a_message_hidden_while_it_is_worked_on(backend:
     s = backend.storage
     backend.run(s.create_queue("work"))
     backend.run(s.send_message("work", "long job"))
-    held = backend.run(s.receive_messages("work", 1, visibility_timeout=0.3))[0]
+    held = backend.run(s.receive_messages("work", 1, visibility_timeout=backend.unit))[0]
     for _ in range(3):
-        time.sleep(0.15)
-        held = backend.run(s.update_visibility("work", held, 0.3))
+        time.sleep(backend.unit / 2)
+        held = backend.run(s.update_visibility("work", held, backend.unit))
     assert backend.run(s.receive_messages("work", 1, visibility_timeout=30)) == []
 
 
@@ -116,11 +129,12 @@ def test_peek_does_not_hide_or_count(backend: Backend) -> None:
 def test_delayed_and_expired_messages(backend: Backend) -> None:
     s = backend.storage
     backend.run(s.create_queue("work"))
-    backend.run(s.send_message("work", "later", visibility_delay=0.3))
-    backend.run(s.send_message("work", "short-lived", time_to_live=0.2))
-    time.sleep(0.25)
+    u = backend.unit
+    backend.run(s.send_message("work", "later", visibility_delay=2 * u))
+    backend.run(s.send_message("work", "short-lived", time_to_live=u))
+    time.sleep(1.5 * u)
     assert backend.run(s.receive_messages("work", 5, visibility_timeout=30)) == []
-    time.sleep(0.1)
+    time.sleep(u)
     got = backend.run(s.receive_messages("work", 5, visibility_timeout=30))
     assert [m.content for m in got] == ["later"]
 
@@ -170,10 +184,12 @@ def test_conditional_put_refuses_an_existing_blob(backend: Backend) -> None:
 def test_a_lease_has_one_holder_until_it_expires_or_is_released(backend: Backend) -> None:
     s = backend.storage
     backend.run(s.create_container("locks"))
-    assert backend.run(s.acquire_lease("locks", "timer", "host-a", 0.5)) is True
-    assert backend.run(s.acquire_lease("locks", "timer", "host-b", 0.5)) is False
-    assert backend.run(s.acquire_lease("locks", "timer", "host-a", 0.5)) is True  # renewal
-    time.sleep(0.6)
-    assert backend.run(s.acquire_lease("locks", "timer", "host-b", 0.5)) is True  # expired
-    backend.run(s.release_lease("locks", "timer", "host-b"))
-    assert backend.run(s.acquire_lease("locks", "timer", "host-a", 0.5)) is True
+    lease = backend.lease
+    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is True
+    assert backend.run(s.acquire_lease("locks", "timer", "host-b", lease)) is False
+    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is True  # renewal
+    backend.run(s.release_lease("locks", "timer", "host-a"))
+    assert backend.run(s.acquire_lease("locks", "timer", "host-b", lease)) is True  # released
+    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is False
+    time.sleep(lease + 0.5)
+    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is True  # expired

@@ -1,39 +1,34 @@
-"""What each trigger kind feeds the invoker when a function is run from the admin API.
+"""What a function's trigger receives when it is run from the admin API or `TestHost.invoke`.
 
-Storage-backed triggers (queue, blob, timer listeners) register their own event builders
-here as they are added; a kind not listed receives the input as a plain string, as the real
-host does for triggers it cannot interpret.
+Each storage-backed kind builds its own event (`BindingKind.admin_event`): a queue function
+gets the input as a message, a blob function the blob the input names, a timer function a
+`TimerRequest`. A trigger kind funchost does not run receives the input as a plain string, as
+the real host does for triggers it cannot interpret.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from azure.functions import meta
 
-from funchost.indexing.spec import FunctionSpec
 from funchost.invocation.invoker import TriggerEvent
+
+if TYPE_CHECKING:
+    from funchost.bindings.runtime import BindingRuntime
+    from funchost.indexing.spec import FunctionSpec
 
 ADMIN_REASON = "This function was programmatically called via the host APIs."
 
-AdminEventBuilder = Callable[[FunctionSpec, str], TriggerEvent]
 
-
-def _timer_event(spec: FunctionSpec, value: str) -> TriggerEvent:
-    body = {"Schedule": {"AdjustForDST": True}, "ScheduleStatus": None, "IsPastDue": False}
-    return TriggerEvent(meta.Datum(json.dumps(body), "json"), reason=ADMIN_REASON)
-
-
-def _string_event(spec: FunctionSpec, value: str) -> TriggerEvent:
+def string_event(value: str) -> TriggerEvent:
     return TriggerEvent(meta.Datum(value, "string"), reason=ADMIN_REASON)
 
 
-ADMIN_EVENT_BUILDERS: dict[str, AdminEventBuilder] = {
-    "timertrigger": _timer_event,
-}
+async def admin_event(runtime: BindingRuntime, spec: FunctionSpec, value: str) -> TriggerEvent:
+    from funchost.bindings.kinds import kind_for
 
-
-def admin_event(spec: FunctionSpec, value: str) -> TriggerEvent:
-    builder = ADMIN_EVENT_BUILDERS.get(spec.trigger.type.lower(), _string_event)
-    return builder(spec, value)
+    kind = kind_for(spec.trigger.type)
+    if kind is None:
+        return string_event(value)
+    return await kind.admin_event(runtime, spec, value)

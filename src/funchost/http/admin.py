@@ -7,7 +7,6 @@ from typing import Any
 from urllib.parse import quote
 
 from funchost.bindings.http import route_template
-from funchost.bindings.triggers import admin_event
 from funchost.host import Host
 from funchost.http.admin_keys import handle_keys
 from funchost.indexing.spec import FunctionSpec
@@ -88,5 +87,5 @@ def _invoke(host: Host, spec: FunctionSpec, body: bytes) -> AdminResponse:
     value = payload.get("input", "") if isinstance(payload, dict) else ""
     if not isinstance(value, str):
         value = json.dumps(value)
-    host.invoke_in_background(spec, admin_event(spec, value))
+    host.invoke_in_background(spec, value)
     return AdminResponse(202)

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
+from funchost.bindings.expressions import http_binding_data
 from funchost.bindings.http import NO_CONTENT, build_request, join_headers, route_template
 from funchost.host import Host
 from funchost.http.admin import handle_admin
@@ -18,7 +19,7 @@ from funchost.http.cors import CorsPolicy
 from funchost.http.homepage import HOMEPAGE
 from funchost.http.routing import RouteTable
 from funchost.indexing.spec import FunctionSpec
-from funchost.invocation.invoker import TriggerEvent
+from funchost.invocation.invoker import FunctionIO, TriggerEvent
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -37,10 +38,11 @@ class _BodyTooLarge(Exception):
 class HttpFunction:
     """One HTTP function as the front end needs it, computed once."""
 
-    __slots__ = ("auth_level", "output_name", "spec")
+    __slots__ = ("auth_level", "io", "output_name", "spec")
 
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, io: FunctionIO | None = None) -> None:
         self.spec = spec
+        self.io = io  # storage-backed input/output bindings, if it has any
         self.auth_level = str(spec.trigger.get("authLevel") or "function").lower()
         self.output_name: str | None = None
         for b in spec.output_bindings:
@@ -90,7 +92,8 @@ class HostApp:
         for spec in host.index.enabled:
             if spec.is_http:
                 methods = spec.trigger.get("methods") or None
-                self.routes.add(route_template(prefix, spec), methods, HttpFunction(spec))
+                function = HttpFunction(spec, host.io.get(spec.name))
+                self.routes.add(route_template(prefix, spec), methods, function)
         self.cors = CorsPolicy(config.cors_origins, config.cors_credentials)
         self.cors_enabled = self.cors.enabled
         self.body_limit = config.request_body_limit
@@ -189,8 +192,10 @@ class HostApp:
             tracestate=headers.get("tracestate", ""),
             value=build_request(method, url, headers, query, route_values, body),
         )
+        if function.io is not None:
+            event.binding_data = http_binding_data(body, query, route_values, headers)
         # HTTP functions take no retry policy, so the invoker runs them once, directly.
-        result = await self.invoker.invoke_once(function.spec, event)
+        result = await self.invoker.invoke_once(function.spec, event, io=function.io)
         if not result.succeeded:
             await _respond(send, 500, cors_headers)
             return

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from funchost.bindings.kinds import binding_problem
 from funchost.config import HostConfig
 from funchost.errors import ConfigError
 from funchost.indexing.loader import install_app_package, prepare_sys_path
@@ -69,6 +71,10 @@ def index_app(config: HostConfig) -> AppIndex:
             "holding function.json (v1 model)"
         )
     for item in results:
+        if isinstance(item, FunctionSpec) and not item.disabled:
+            problem = binding_problem(item, config.settings, config.connection_strings)
+            if problem is not None:
+                item = FailedFunction(item.name, _binding_file(item), problem)
         if isinstance(item, FailedFunction):
             index.failed.append(item)
         elif not wanted or item.name.lower() in wanted:
@@ -78,3 +84,10 @@ def index_app(config: HostConfig) -> AppIndex:
         if name.lower() not in known:
             logger.warning("--functions: no function named %r in %s", name, app_dir)
     return index
+
+
+def _binding_file(spec: FunctionSpec) -> str:
+    """Where a function's bindings are written: its function.json, or the v2 script."""
+    if spec.model == "v1":
+        return str(Path(spec.directory) / "function.json")
+    return spec.script_file

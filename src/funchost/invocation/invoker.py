@@ -17,7 +17,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Protocol
 
 import azure.functions as func
 from azure.functions import meta
@@ -52,7 +52,16 @@ class TriggerEvent:
     its converter would (the HTTP request); otherwise the invoker decodes `datum`.
     """
 
-    __slots__ = ("datum", "inputs", "metadata", "reason", "traceparent", "tracestate", "value")
+    __slots__ = (
+        "binding_data",
+        "datum",
+        "inputs",
+        "metadata",
+        "reason",
+        "traceparent",
+        "tracestate",
+        "value",
+    )
 
     def __init__(
         self,
@@ -63,6 +72,7 @@ class TriggerEvent:
         tracestate: str = "",
         inputs: Mapping[str, meta.Datum] = EMPTY,
         value: Any = NOT_DECODED,
+        binding_data: Any = None,
     ) -> None:
         self.datum = datum
         self.metadata = metadata
@@ -71,6 +81,18 @@ class TriggerEvent:
         self.tracestate = tracestate
         self.inputs = inputs
         self.value = value
+        # What binding expressions of this invocation read (`bindings.expressions.BindingData`).
+        self.binding_data = binding_data
+
+
+class FunctionIO(Protocol):
+    """A function's input and output bindings beyond its trigger (blobs, queues): inputs are
+    read before the call, outputs written after it succeeds, both inside the invocation, so
+    their errors fail it like the function's own."""
+
+    async def read(self, event: TriggerEvent) -> Mapping[str, meta.Datum]: ...
+
+    async def write(self, outputs: Mapping[str, Any], event: TriggerEvent) -> None: ...
 
 
 class InvocationResult:
@@ -204,13 +226,18 @@ class Invoker:
             logger.info(text)
 
     async def invoke(
-        self, spec: FunctionSpec, event: TriggerEvent, *, retry: RetrySpec | None = None
+        self,
+        spec: FunctionSpec,
+        event: TriggerEvent,
+        *,
+        retry: RetrySpec | None = None,
+        io: FunctionIO | None = None,
     ) -> InvocationResult:
         """Run `spec` for `event`, retrying by `retry` (a policy) when the function fails."""
         max_retries = retry.max_retry_count if retry else 0
         attempt = 0
         while True:
-            result = await self.invoke_once(spec, event, attempt, max_retries)
+            result = await self.invoke_once(spec, event, attempt, max_retries, io)
             if result.succeeded or retry is None:
                 return result
             if max_retries != -1 and attempt >= max_retries:
@@ -219,7 +246,12 @@ class Invoker:
             await asyncio.sleep(retry_delay(retry, attempt))
 
     async def invoke_once(
-        self, spec: FunctionSpec, event: TriggerEvent, retry_count: int = 0, max_retries: int = 0
+        self,
+        spec: FunctionSpec,
+        event: TriggerEvent,
+        retry_count: int = 0,
+        max_retries: int = 0,
+        io: FunctionIO | None = None,
     ) -> InvocationResult:
         invocation_id = self.new_invocation_id()
         context: Context | None = None
@@ -247,7 +279,8 @@ class Invoker:
             )
         result = InvocationResult(invocation_id, succeeded=False)
         try:
-            args, outs = self._arguments(spec, event, context)
+            inputs = event.inputs if io is None else await io.read(event)
+            args, outs = self._arguments(spec, event, inputs, context)
             awaitable = self._start(spec, args, context, tag)
             deadlines = self.deadlines
             if deadlines is None:
@@ -269,6 +302,8 @@ class Invoker:
                     deadline.task.uncancel()
                     raise self._timeout(spec, invocation_id)
             self._collect(spec, value, outs, result)
+            if io is not None:
+                await io.write(result.outputs, event)
             result.succeeded = True
         except FunctionTimeoutError as exc:
             result.error, result.timed_out = exc, True
@@ -294,7 +329,11 @@ class Invoker:
         return result
 
     def _arguments(
-        self, spec: FunctionSpec, event: TriggerEvent, context: Context | None
+        self,
+        spec: FunctionSpec,
+        event: TriggerEvent,
+        inputs: Mapping[str, meta.Datum],
+        context: Context | None,
     ) -> tuple[dict[str, Any], dict[str, Out]]:
         args: dict[str, Any] = {}
         outs: dict[str, Out] = {}
@@ -310,7 +349,7 @@ class Invoker:
                         p.converter_name, datum, p.pytype, event.metadata
                     )
             else:
-                datum = event.inputs.get(p.name, meta.Datum(None, None))
+                datum = inputs.get(p.name, meta.Datum(None, None))
                 args[p.name] = converters.decode(p.converter_name, datum, p.pytype, event.metadata)
         if spec.requires_context:
             args["context"] = context

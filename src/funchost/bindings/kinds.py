@@ -1,0 +1,88 @@
+"""The binding kinds funchost runs beyond HTTP, found by binding type from one small table.
+
+A kind is one object (`BindingKind`) in the module that owns it: it checks a binding's
+configuration at load time, starts the listener of a trigger, reads an input and writes an
+output, and builds what the admin API feeds its trigger. Modules are imported on first use, so
+an HTTP-only app never loads the storage SDKs. Binding types not listed (e.g. `table`) are
+accepted and left to the user's code, as bindings funchost does not run.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from funchost.errors import ConfigError
+from funchost.indexing.spec import BindingSpec, FunctionSpec
+
+if TYPE_CHECKING:
+    from funchost.bindings.runtime import BindingRuntime, Listener
+    from funchost.invocation.invoker import TriggerEvent
+
+# binding type (lower case) -> "module:attribute" of its BindingKind
+KINDS: dict[str, str] = {
+    "queuetrigger": "funchost.bindings.queue:QUEUE",
+    "queue": "funchost.bindings.queue:QUEUE",
+    "timertrigger": "funchost.bindings.timer:TIMER",
+}
+
+
+class BindingKind:
+    """What funchost does for one binding type; a kind implements the parts it has."""
+
+    #: Whether bindings of this kind use a storage account (their `connection`).
+    uses_storage = True
+
+    def check(
+        self,
+        binding: BindingSpec,
+        settings: Mapping[str, str],
+        connection_strings: Mapping[str, str],
+    ) -> None:
+        """Raise ValueError or ConfigError (with the host's message) for a binding that
+        cannot work."""
+
+    def listener(self, runtime: BindingRuntime, spec: FunctionSpec) -> Listener | None:
+        return None
+
+    async def read(self, runtime: BindingRuntime, binding: BindingSpec, event: TriggerEvent) -> Any:
+        raise NotImplementedError(f"'{binding.type}' is not an input binding funchost runs")
+
+    async def write(
+        self, runtime: BindingRuntime, binding: BindingSpec, datum: Any, event: TriggerEvent
+    ) -> None:
+        raise NotImplementedError(f"'{binding.type}' is not an output binding funchost runs")
+
+    async def admin_event(
+        self, runtime: BindingRuntime, spec: FunctionSpec, value: str
+    ) -> TriggerEvent:
+        from funchost.bindings.triggers import string_event
+
+        return string_event(value)
+
+
+@functools.cache
+def kind_for(binding_type: str) -> BindingKind | None:
+    target = KINDS.get(binding_type.lower())
+    if target is None:
+        return None
+    module, _, attribute = target.partition(":")
+    kind: BindingKind = getattr(importlib.import_module(module), attribute)
+    return kind
+
+
+def binding_problem(
+    spec: FunctionSpec, settings: Mapping[str, str], connection_strings: Mapping[str, str]
+) -> str | None:
+    """Why `spec`'s bindings cannot work with these settings, or None when they can."""
+    for binding in spec.bindings:
+        kind = kind_for(binding.type)
+        if kind is None:
+            continue
+        try:
+            kind.check(binding, settings, connection_strings)
+        except (ValueError, ConfigError) as exc:
+            return str(exc)
+    return None

@@ -1,0 +1,204 @@
+"""What storage-backed bindings run on: `BindingRuntime` (one per host) and `FunctionBindings`
+(the input and output bindings of one function).
+
+The runtime gives bindings their storage accounts, the host's identity (receipts and locks are
+kept per host id, shared by every instance of the app), a way to run a function, and change
+notices: when this host writes to a queue or container, the listeners watching it wake at once
+instead of at their next poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol
+
+from azure.functions import meta
+
+from funchost.bindings.expressions import BindingTemplate, resolve_settings
+from funchost.bindings.kinds import BindingKind, kind_for
+from funchost.indexing.spec import BindingSpec, FunctionSpec
+from funchost.invocation.invoker import InvocationResult, TriggerEvent
+from funchost.storage.accounts import StorageAccounts
+from funchost.storage.base import Storage
+
+if TYPE_CHECKING:
+    from funchost.hostjson import HostOptions
+
+logger = logging.getLogger("funchost.bindings")
+
+Invoke = Callable[[FunctionSpec, TriggerEvent], Awaitable[InvocationResult]]
+
+
+class Listener(Protocol):
+    """A trigger's source of events: started with the host, stopped (and drained) with it."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+class BackgroundListener:
+    """A listener whose work is one task, `run()`, which returns once `stopping` is set.
+
+    `wake` interrupts its waits: set on stop, and by whatever else the listener watches.
+    """
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self.wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+        if self._task is not None:
+            await self._task
+        await self.drain()
+
+    async def run(self) -> None:
+        raise NotImplementedError
+
+    async def drain(self) -> None:
+        """Wait for the work already started (after `run` has returned)."""
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep `seconds`, or less if `wake` is set."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.wake.wait(), seconds)
+
+
+class ChangeNotifier:
+    """Events that listeners wait on, set when this host writes to what they watch."""
+
+    def __init__(self) -> None:
+        self._watchers: dict[tuple[str, str], set[asyncio.Event]] = {}
+
+    def watch(self, account: str, resource: str) -> asyncio.Event:
+        event = asyncio.Event()
+        self._watchers.setdefault((account, resource), set()).add(event)
+        return event
+
+    def unwatch(self, account: str, resource: str, event: asyncio.Event) -> None:
+        watchers = self._watchers.get((account, resource))
+        if watchers is not None:
+            watchers.discard(event)
+
+    def notify(self, account: str, resource: str) -> None:
+        for event in self._watchers.get((account, resource), ()):
+            event.set()
+
+
+class BindingRuntime:
+    def __init__(
+        self,
+        accounts: StorageAccounts,
+        settings: Mapping[str, str],
+        host_options: HostOptions,
+        host_id: str,
+        instance_id: str,
+    ) -> None:
+        self.accounts = accounts
+        self.settings = settings
+        self.host_options = host_options
+        self.host_id = host_id
+        self.instance_id = instance_id
+        self.changes = ChangeNotifier()
+        self.invoke: Invoke | None = None  # set by the host that owns this runtime
+        self._templates: dict[tuple[int, str], BindingTemplate] = {}
+
+    def template(self, binding: BindingSpec, prop: str) -> BindingTemplate:
+        """The binding property `prop` with its `%Setting%`s resolved, parsed once."""
+        key = (id(binding), prop)
+        template = self._templates.get(key)
+        if template is None:
+            text = resolve_settings(str(binding.get(prop) or ""), self.settings)
+            template = self._templates[key] = BindingTemplate(text)
+        return template
+
+    def account_key(self, binding: BindingSpec) -> str:
+        """The identity of the binding's storage account, for change notices."""
+        connection = self.accounts.connection(binding.get("connection"))
+        return "" if connection is None else f"{connection.queue_endpoint}|{connection.account}"
+
+    async def storage(self, binding: BindingSpec) -> Storage:
+        return await self.accounts.get(binding.get("connection"))
+
+    async def listener_storage(
+        self,
+        spec: FunctionSpec,
+        stopping: asyncio.Event,
+        prepare: Callable[[Storage], Awaitable[None]],
+    ) -> Storage | None:
+        """The trigger's storage, once reachable and `prepare`d (queues or containers created).
+
+        Until then the listener's error is logged (once per distinct error) and retried with a
+        growing delay, up to a minute, while every other function keeps serving. None if the
+        host stops first.
+        """
+        delay, last_error = 1.0, ""
+        while not stopping.is_set():
+            try:
+                storage = await self.storage(spec.trigger)
+                await prepare(storage)
+                if last_error:
+                    logger.info("The listener for function 'Functions.%s' started.", spec.name)
+                return storage
+            except Exception as exc:
+                error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if error != last_error:
+                    logger.error(
+                        "The listener for function 'Functions.%s' was unable to start. %s",
+                        spec.name,
+                        error,
+                    )
+                    last_error = error
+            try:
+                await asyncio.wait_for(stopping.wait(), delay)
+            except TimeoutError:
+                delay = min(60.0, delay * 2)
+        return None
+
+    async def run(self, spec: FunctionSpec, event: TriggerEvent) -> InvocationResult:
+        assert self.invoke is not None, "the runtime has no host"
+        return await self.invoke(spec, event)
+
+
+class FunctionBindings:
+    """The storage-backed input and output bindings of one function (a `FunctionIO`)."""
+
+    def __init__(self, runtime: BindingRuntime, spec: FunctionSpec) -> None:
+        self.runtime = runtime
+        self.inputs: list[tuple[BindingSpec, BindingKind]] = []
+        self.outputs: list[tuple[BindingSpec, BindingKind]] = []
+        for binding in spec.bindings:
+            if binding is spec.trigger:
+                continue
+            kind = kind_for(binding.type)
+            if kind is None:
+                continue
+            if binding.direction == "in":
+                self.inputs.append((binding, kind))
+            elif binding.direction == "out":
+                self.outputs.append((binding, kind))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.inputs or self.outputs)
+
+    async def read(self, event: TriggerEvent) -> Mapping[str, meta.Datum]:
+        values = dict(event.inputs)
+        for binding, kind in self.inputs:
+            values[binding.name] = await kind.read(self.runtime, binding, event)
+        return values
+
+    async def write(self, outputs: Mapping[str, Any], event: TriggerEvent) -> None:
+        for binding, kind in self.outputs:
+            datum = outputs.get(binding.name)
+            if datum is not None and getattr(datum, "type", "") is not None:
+                await kind.write(self.runtime, binding, datum, event)

@@ -1,0 +1,100 @@
+"""`StorageAccounts`: the storage each binding's `connection` setting names, opened once.
+
+The embedded store is one SQLite file in the app's state folder (`.funchost/storage.db`),
+shared by every process of the app. An Azure account is checked once when first opened: if it
+cannot be reached, `StorageUnavailable` says which setting and endpoint failed and how to fix
+it, and the bindings that need it report that error while every other function keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+
+from funchost.storage.base import Storage, StorageError
+from funchost.storage.connections import ConnectionString, resolve_connection
+from funchost.storage.sqlite import SqliteStorage
+
+STATE_DIR = ".funchost"
+EMBEDDED_FILE = "storage.db"
+
+
+class StorageUnavailable(StorageError):
+    """An Azure Storage account could not be reached."""
+
+
+def embedded_path(app_dir: Path) -> Path:
+    return app_dir / STATE_DIR / EMBEDDED_FILE
+
+
+def unreachable_message(connection: ConnectionString, error: BaseException) -> str:
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return (
+        f"Cannot reach the storage account in setting '{connection.setting}' "
+        f"(queues {connection.queue_endpoint}, blobs {connection.blob_endpoint}): {reason}. "
+        f'Start Azurite (npx azurite), or set {connection.setting} to "" to use '
+        "funchost's embedded store."
+    )
+
+
+class StorageAccounts:
+    def __init__(
+        self,
+        app_dir: Path,
+        settings: Mapping[str, str],
+        connection_strings: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app_dir = app_dir
+        self.settings = settings
+        self.connection_strings = connection_strings or {}
+        self._open: dict[str, Storage] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    @property
+    def embedded_path(self) -> Path:
+        return embedded_path(self.app_dir)
+
+    def connection(self, name: str | None) -> ConnectionString | None:
+        """The Azure account of connection `name`, None for the embedded store; a
+        `ConfigError` names a setting that cannot be used."""
+        return resolve_connection(name, self.settings, self.connection_strings)
+
+    def describe(self, name: str | None) -> str:
+        connection = self.connection(name)
+        if connection is None:
+            return f"embedded store {self.embedded_path}"
+        return connection.description
+
+    async def get(self, name: str | None) -> Storage:
+        """The storage of connection `name`, opened (and for Azure, reached) on first use."""
+        connection = self.connection(name)
+        key = "" if connection is None else connection.value
+        storage = self._open.get(key)
+        if storage is not None:
+            return storage
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            storage = self._open.get(key)
+            if storage is None:
+                storage = await self._connect(connection)
+                self._open[key] = storage
+        return storage
+
+    async def _connect(self, connection: ConnectionString | None) -> Storage:
+        if connection is None:
+            return SqliteStorage(self.embedded_path)
+        from funchost.storage.azure import AzureStorage  # the SDKs load only when used
+
+        storage = AzureStorage(connection)
+        try:
+            await storage.check()
+        except Exception as exc:
+            await storage.close()
+            raise StorageUnavailable(unreachable_message(connection, exc)) from None
+        return storage
+
+    async def close(self) -> None:
+        opened, self._open = list(self._open.values()), {}
+        for storage in opened:
+            await storage.close()

@@ -1,0 +1,101 @@
+"""A real Azurite, started by the tests on free ports of 127.0.0.1 and stopped by its PID.
+
+`scripts/setup` installs it (`npm install azurite@3` into `.tools/azurite`). It is never
+optional: without it the Azure Storage tests fail with the command that installs it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_BIN = ROOT / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite"
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+ACCOUNT = "devstoreaccount1"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Azurite:
+    def __init__(self, workdir: Path) -> None:
+        binary = os.environ.get("FUNCHOST_AZURITE") or str(AZURITE_BIN)
+        if not Path(binary).exists() and shutil.which(binary) is None:
+            raise RuntimeError(
+                f"Azurite is not installed at {binary}; run scripts/setup "
+                "(it runs `npm install azurite@3` into .tools/azurite)."
+            )
+        self.blob_port = _free_port()
+        self.queue_port = _free_port()
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.log_path = workdir / "azurite.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [
+                    binary,
+                    "--disableTelemetry",
+                    "--loose",
+                    "--skipApiVersionCheck",
+                    "--inMemoryPersistence",
+                    "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
+                    "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
+                    "--tableHost", "127.0.0.1", "--tablePort", str(_free_port()),
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=workdir,
+            )  # fmt: skip
+        self._wait_listening()
+
+    def _wait_listening(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        for port in (self.blob_port, self.queue_port):
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"Azurite exited:\n{self.log_path.read_text()}")
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError(
+                            f"Azurite did not listen:\n{self.log_path.read_text()}"
+                        ) from None
+                    time.sleep(0.05)
+
+    @property
+    def connection_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/{ACCOUNT};"
+            f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/{ACCOUNT};"
+        )
+
+    def clear(self) -> None:
+        """Delete every queue and container, so each test starts from an empty account."""
+        from azure.storage.blob import BlobServiceClient
+        from azure.storage.queue import QueueServiceClient
+
+        queues = QueueServiceClient.from_connection_string(self.connection_string)
+        for q in queues.list_queues():
+            queues.delete_queue(q.name)
+        blobs = BlobServiceClient.from_connection_string(self.connection_string)
+        for c in blobs.list_containers():
+            blobs.delete_container(c.name)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
