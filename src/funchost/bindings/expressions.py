@@ -143,7 +143,7 @@ class BindingTemplate:
 
     def bind(self, data: BindingData | None, now: datetime | None = None) -> str:
         if not self.parameters:
-            return self.text
+            return "".join(p for p in self._parts if isinstance(p, str))
         out: list[str] = []
         for part in self._parts:
             if isinstance(part, str):

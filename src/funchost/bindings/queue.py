@@ -285,7 +285,7 @@ class QueueBinding(BindingKind):
             return
         template = BindingTemplate(resolve_settings(str(binding.get("queueName") or ""), settings))
         if not template.has_parameters:
-            queue_name(template.text.lower())
+            queue_name(template.bind(None).lower())
 
     def listener(self, runtime: BindingRuntime, spec: FunctionSpec) -> QueueListener:
         return QueueListener(runtime, spec)
