@@ -19,10 +19,16 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 ACCOUNT = "devstoreaccount1"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """Distinct free ports (all bound at once, so none is handed out twice)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 class Azurite:
@@ -33,10 +39,19 @@ class Azurite:
                 f"Azurite is not installed at {binary}; run scripts/setup "
                 "(it runs `npm install azurite@3` into .tools/azurite)."
             )
-        self.blob_port = _free_port()
-        self.queue_port = _free_port()
         workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = workdir / "azurite.log"
+        for attempt in range(3):  # a port taken between choosing and binding it: try again
+            try:
+                self._start(binary, workdir)
+                return
+            except RuntimeError:
+                self.stop()
+                if attempt == 2:
+                    raise
+
+    def _start(self, binary: str, workdir: Path) -> None:
+        self.blob_port, self.queue_port, table_port = _free_ports(3)
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [
@@ -47,7 +62,7 @@ class Azurite:
                     "--inMemoryPersistence",
                     "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
                     "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
-                    "--tableHost", "127.0.0.1", "--tablePort", str(_free_port()),
+                    "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,

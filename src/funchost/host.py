@@ -147,6 +147,7 @@ class Host:
 
     def invoke_in_background(self, spec: FunctionSpec, value: str) -> None:
         task = asyncio.get_running_loop().create_task(self.invoke_from_admin(spec, value))
+        task.add_done_callback(_log_failure(spec))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -163,3 +164,11 @@ class Host:
             "functionAppContentEditingState": "NotAllowed",
             "errors": [f"{f.name}: {f.reason}" for f in self.index.failed] or None,
         }
+
+
+def _log_failure(spec: FunctionSpec) -> Callable[[asyncio.Task[Any]], None]:
+    def done(task: asyncio.Task[Any]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("Invoking '%s' failed: %s", spec.name, task.exception())
+
+    return done

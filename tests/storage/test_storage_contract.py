@@ -17,7 +17,9 @@ import pytest
 from funchost.storage.azure import AzureStorage
 from funchost.storage.base import (
     BlobExists,
+    BlobInfo,
     ContainerNotFound,
+    LeaseHeld,
     MessageNotFound,
     QueueNotFound,
     Storage,
@@ -151,6 +153,12 @@ def test_missing_queue_and_container_are_errors_until_created(backend: Backend) 
     assert "nowhere" in backend.run(s.list_queues())
 
 
+def info_of(backend: Backend, container: str, name: str) -> BlobInfo:
+    info = backend.run(backend.storage.blob_info(container, name))
+    assert info is not None
+    return info
+
+
 def test_blob_put_get_list_delete_with_etags_and_metadata(backend: Backend) -> None:
     s = backend.storage
     backend.run(s.create_container("photos"))
@@ -165,8 +173,10 @@ def test_blob_put_get_list_delete_with_etags_and_metadata(backend: Backend) -> N
     assert second.etag != first.etag and second.length == 4
     backend.run(s.put_blob("photos", "2025/b.jpg", b"b"))
     backend.run(s.put_blob("photos", "other.txt", b"o"))
-    names = [b.name for b in backend.run(s.list_blobs("photos", prefix="20"))]
-    assert names == ["2024/a.jpg", "2025/b.jpg"]
+    listed = backend.run(s.list_blobs("photos", prefix="20"))
+    assert [b.name for b in listed] == ["2024/a.jpg", "2025/b.jpg"]
+    # One ETag for one version, whichever call reports it.
+    assert listed[0].etag == second.etag == info_of(backend, "photos", "2024/a.jpg").etag
     assert backend.run(s.delete_blob("photos", "other.txt")) is True
     assert backend.run(s.delete_blob("photos", "other.txt")) is False
     assert backend.run(s.get_blob("photos", "other.txt")) is None
@@ -185,11 +195,64 @@ def test_a_lease_has_one_holder_until_it_expires_or_is_released(backend: Backend
     s = backend.storage
     backend.run(s.create_container("locks"))
     lease = backend.lease
-    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is True
-    assert backend.run(s.acquire_lease("locks", "timer", "host-b", lease)) is False
-    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is True  # renewal
-    backend.run(s.release_lease("locks", "timer", "host-a"))
-    assert backend.run(s.acquire_lease("locks", "timer", "host-b", lease)) is True  # released
-    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is False
+    assert (
+        backend.run(
+            s.acquire_lease("locks", "timer", "0b6c4b39-7a7c-4d7c-9d1e-00000000000a", lease)
+        )
+        is True
+    )
+    assert (
+        backend.run(
+            s.acquire_lease("locks", "timer", "0b6c4b39-7a7c-4d7c-9d1e-00000000000b", lease)
+        )
+        is False
+    )
+    assert (
+        backend.run(
+            s.acquire_lease("locks", "timer", "0b6c4b39-7a7c-4d7c-9d1e-00000000000a", lease)
+        )
+        is True
+    )  # renewal
+    backend.run(s.release_lease("locks", "timer", "0b6c4b39-7a7c-4d7c-9d1e-00000000000a"))
+    assert (
+        backend.run(
+            s.acquire_lease("locks", "timer", "0b6c4b39-7a7c-4d7c-9d1e-00000000000b", lease)
+        )
+        is True
+    )  # released
+    assert (
+        backend.run(
+            s.acquire_lease("locks", "timer", "0b6c4b39-7a7c-4d7c-9d1e-00000000000a", lease)
+        )
+        is False
+    )
     time.sleep(lease + 0.5)
-    assert backend.run(s.acquire_lease("locks", "timer", "host-a", lease)) is True  # expired
+    assert (
+        backend.run(
+            s.acquire_lease("locks", "timer", "0b6c4b39-7a7c-4d7c-9d1e-00000000000a", lease)
+        )
+        is True
+    )  # expired
+
+
+def test_a_leased_blob_takes_writes_only_with_its_lease(backend: Backend) -> None:
+    s = backend.storage
+    backend.run(s.create_container("receipts"))
+    assert backend.run(s.acquire_lease("receipts", "r", "1f0e4c8e-0000-4000-8000-000000000001", 15))
+    with pytest.raises(LeaseHeld):
+        backend.run(s.put_blob("receipts", "r", b"x", metadata={"Completed": "true"}))
+    backend.run(
+        s.put_blob(
+            "receipts",
+            "r",
+            b"",
+            metadata={"Completed": "true"},
+            lease_id="1f0e4c8e-0000-4000-8000-000000000001",
+        )
+    )
+    info = backend.run(s.blob_info("receipts", "r"))
+    assert info is not None and info.metadata == {"Completed": "true"}
+    assert (
+        backend.run(s.acquire_lease("receipts", "r", "1f0e4c8e-0000-4000-8000-000000000002", 15))
+        is False
+    )

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from funchost.errors import ConfigError
-from funchost.indexing.spec import BindingSpec, FunctionSpec
+from funchost.indexing.spec import BindingSpec, FunctionSpec, ParamSpec
 
 if TYPE_CHECKING:
     from funchost.bindings.runtime import BindingRuntime, Listener
@@ -26,6 +26,8 @@ KINDS: dict[str, str] = {
     "queuetrigger": "funchost.bindings.queue:QUEUE",
     "queue": "funchost.bindings.queue:QUEUE",
     "timertrigger": "funchost.bindings.timer:TIMER",
+    "blobtrigger": "funchost.bindings.blob:BLOB",
+    "blob": "funchost.bindings.blob:BLOB",
 }
 
 
@@ -47,7 +49,13 @@ class BindingKind:
     def listener(self, runtime: BindingRuntime, spec: FunctionSpec) -> Listener | None:
         return None
 
-    async def read(self, runtime: BindingRuntime, binding: BindingSpec, event: TriggerEvent) -> Any:
+    async def read(
+        self,
+        runtime: BindingRuntime,
+        binding: BindingSpec,
+        param: ParamSpec | None,
+        event: TriggerEvent,
+    ) -> Any:
         raise NotImplementedError(f"'{binding.type}' is not an input binding funchost runs")
 
     async def write(

@@ -19,7 +19,7 @@ from azure.functions import meta
 
 from funchost.bindings.expressions import BindingTemplate, resolve_settings
 from funchost.bindings.kinds import BindingKind, kind_for
-from funchost.indexing.spec import BindingSpec, FunctionSpec
+from funchost.indexing.spec import BindingSpec, FunctionSpec, ParamSpec
 from funchost.invocation.invoker import InvocationResult, TriggerEvent
 from funchost.storage.accounts import StorageAccounts
 from funchost.storage.base import Storage
@@ -174,7 +174,7 @@ class FunctionBindings:
 
     def __init__(self, runtime: BindingRuntime, spec: FunctionSpec) -> None:
         self.runtime = runtime
-        self.inputs: list[tuple[BindingSpec, BindingKind]] = []
+        self.inputs: list[tuple[BindingSpec, ParamSpec | None, BindingKind]] = []
         self.outputs: list[tuple[BindingSpec, BindingKind]] = []
         for binding in spec.bindings:
             if binding is spec.trigger:
@@ -183,7 +183,8 @@ class FunctionBindings:
             if kind is None:
                 continue
             if binding.direction == "in":
-                self.inputs.append((binding, kind))
+                param = next((p for p in spec.params if p.binding is binding), None)
+                self.inputs.append((binding, param, kind))
             elif binding.direction == "out":
                 self.outputs.append((binding, kind))
 
@@ -193,8 +194,8 @@ class FunctionBindings:
 
     async def read(self, event: TriggerEvent) -> Mapping[str, meta.Datum]:
         values = dict(event.inputs)
-        for binding, kind in self.inputs:
-            values[binding.name] = await kind.read(self.runtime, binding, event)
+        for binding, param, kind in self.inputs:
+            values[binding.name] = await kind.read(self.runtime, binding, param, event)
         return values
 
     async def write(self, outputs: Mapping[str, Any], event: TriggerEvent) -> None:

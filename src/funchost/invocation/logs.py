@@ -193,4 +193,7 @@ def configure_logging(
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "watchfiles"):
         logging.getLogger(name).setLevel(library_level)
     logging.getLogger("uvicorn.access").propagate = False
+    # The storage SDKs log every request and response at INFO: far too much, even verbose.
+    for name in ("azure.core", "azure.storage"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return handler

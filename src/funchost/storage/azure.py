@@ -32,6 +32,7 @@ from funchost.storage.base import (
     BlobExists,
     BlobInfo,
     ContainerNotFound,
+    LeaseHeld,
     MessageNotFound,
     QueueNotFound,
     Storage,
@@ -81,12 +82,17 @@ def _message(raw: Any, content: str | None = None) -> StoredMessage:
     )
 
 
+def _etag(value: str) -> str:
+    """ETags quoted, as HTTP sends them (listings give them bare)."""
+    return value if value.startswith('"') else f'"{value}"'
+
+
 def _blob(container: str, props: Any) -> BlobInfo:
     settings = props.content_settings
     return BlobInfo(
         container=container,
         name=props.name,
-        etag=props.etag,
+        etag=_etag(props.etag),
         last_modified=_utc(props.last_modified),
         length=int(props.size or 0),
         content_type=settings.content_type if settings is not None else None,
@@ -223,23 +229,41 @@ class AzureStorage(Storage):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
+        lease_id: str | None = None,
     ) -> BlobInfo:
         client = self._blobs.get_blob_client(container, name)
         try:
-            await client.upload_blob(
+            written = await client.upload_blob(
                 data,
                 overwrite=not if_none_match,
                 content_settings=ContentSettings(content_type=content_type),
                 metadata=dict(metadata or {}),
+                lease=lease_id,  # type: ignore[arg-type]  # the SDK takes an id too
             )
-        except ResourceExistsError:
+        except ResourceExistsError as exc:
+            if "Lease" in _code(exc):
+                raise LeaseHeld(f"blob {container}/{name} is leased") from None
             raise BlobExists(f"blob {container}/{name} already exists") from None
         except ResourceNotFoundError as exc:
             if _code(exc) == "ContainerNotFound":
                 raise ContainerNotFound(f"container {container!r} does not exist") from None
             raise
-        props = await client.get_blob_properties()
-        return _blob(container, props)
+        except HttpResponseError as exc:
+            if exc.status_code == 412 and "Lease" in _code(exc):
+                raise LeaseHeld(f"blob {container}/{name} is leased") from None
+            raise
+        return BlobInfo(
+            container=container,
+            name=name,
+            etag=_etag(written["etag"]),
+            last_modified=_utc(written.get("last_modified")),
+            length=len(data),
+            content_type=content_type,
+            metadata=dict(metadata or {}),
+        )
+
+    def blob_url(self, container: str, name: str) -> str:
+        return str(self._blobs.get_blob_client(container, name).url)
 
     async def get_blob(self, container: str, name: str) -> tuple[bytes, BlobInfo] | None:
         client = self._blobs.get_blob_client(container, name)

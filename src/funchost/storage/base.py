@@ -39,6 +39,10 @@ class BlobExists(StorageError):
     pass
 
 
+class LeaseHeld(StorageError):
+    """The blob is leased and the write did not present that lease."""
+
+
 @dataclass(frozen=True)
 class StoredMessage:
     id: str
@@ -132,8 +136,15 @@ class Storage(ABC):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
+        lease_id: str | None = None,
     ) -> BlobInfo:
-        """Write the blob (a new ETag). With `if_none_match`, BlobExists if it exists."""
+        """Write the blob (a new ETag). With `if_none_match`, BlobExists if it exists. A blob
+        under a lease takes writes only with its `lease_id` (LeaseHeld otherwise); the lease
+        stays."""
+
+    @abstractmethod
+    def blob_url(self, container: str, name: str) -> str:
+        """Where the blob is, as a URI (a function's `InputStream.uri`)."""
 
     @abstractmethod
     async def get_blob(self, container: str, name: str) -> tuple[bytes, BlobInfo] | None: ...

@@ -24,12 +24,14 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import quote
 
 from funchost.storage.base import (
     DEFAULT_MESSAGE_TTL,
     BlobExists,
     BlobInfo,
     ContainerNotFound,
+    LeaseHeld,
     MessageNotFound,
     QueueNotFound,
     Storage,
@@ -316,16 +318,25 @@ class SqliteStorage(Storage):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_none_match: bool = False,
+        lease_id: str | None = None,
     ) -> BlobInfo:
         def run(db: sqlite3.Connection) -> BlobInfo:
             def write() -> BlobInfo:
                 self._require_container(db, container)
-                exists = db.execute(
-                    "SELECT 1 FROM blobs WHERE container = ? AND name = ?", (container, name)
-                ).fetchone()
-                if exists is not None and if_none_match:
-                    raise BlobExists(f"blob {container}/{name} already exists")
                 modified = time.time()
+                existing = db.execute(
+                    "SELECT lease_id, lease_expires FROM blobs WHERE container = ? AND name = ?",
+                    (container, name),
+                ).fetchone()
+                if existing is not None and if_none_match:
+                    raise BlobExists(f"blob {container}/{name} already exists")
+                if (
+                    existing is not None
+                    and existing["lease_id"] is not None
+                    and existing["lease_expires"] > modified
+                    and existing["lease_id"] != lease_id
+                ):
+                    raise LeaseHeld(f"blob {container}/{name} is leased")
                 row = db.execute(
                     "INSERT INTO blobs (container, name, data, etag, modified, content_type,"
                     " metadata) VALUES (?, ?, ?, ?, ?, ?, ?)"
@@ -348,6 +359,9 @@ class SqliteStorage(Storage):
             return self._transaction(db, write)
 
         return await self._run(run)
+
+    def blob_url(self, container: str, name: str) -> str:
+        return f"embedded://{container}/{quote(name)}"
 
     async def get_blob(self, container: str, name: str) -> tuple[bytes, BlobInfo] | None:
         def run(db: sqlite3.Connection) -> tuple[bytes, BlobInfo] | None:
