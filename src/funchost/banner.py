@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from funchost.bindings.http import route_template
+from funchost.bindings.kinds import kind_for
 from funchost.config import HostConfig
+from funchost.errors import ConfigError
 from funchost.indexing.index import AppIndex
+from funchost.storage.accounts import StorageAccounts
 
 ALL_METHODS = ("GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS")
 
@@ -32,6 +35,9 @@ def render_banner(config: HostConfig, index: AppIndex) -> str:
     if not index.functions:
         lines.append("\tNo functions loaded.")
         lines.append("")
+    for place in storage_places(config, index):
+        lines.append(f"Storage: {place}")
+        lines.append("")
     if index.failed:
         lines.append("Functions that failed to load:")
         lines.append("")
@@ -39,3 +45,21 @@ def render_banner(config: HostConfig, index: AppIndex) -> str:
             lines.append(f"\t{failed.name} ({failed.file}): {failed.reason}")
             lines.append("")
     return "\n".join(lines)
+
+
+def storage_places(config: HostConfig, index: AppIndex) -> list[str]:
+    """Where the storage that the enabled functions use is (never a secret)."""
+    accounts = StorageAccounts(config.app_dir, config.settings, config.connection_strings)
+    places: list[str] = []
+    for spec in index.enabled:
+        for binding in spec.bindings:
+            kind = kind_for(binding.type)
+            if kind is None or not kind.uses_storage:
+                continue
+            try:
+                place = accounts.describe(binding.get("connection"))
+            except ConfigError:
+                continue  # the function is reported as failed with the reason
+            if place not in places:
+                places.append(place)
+    return places

@@ -68,7 +68,48 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "set":
             sub.add_argument("value")
         sub.add_argument("--app", dest="app_dir", default=".")
+    _storage_commands(commands)
     return parser
+
+
+def _storage_commands(commands: Any) -> None:
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--app", dest="app_dir", default=".", help="the app folder (default: .)")
+        sub.add_argument(
+            "--connection",
+            default=None,
+            help="the connection setting to use (default: AzureWebJobsStorage)",
+        )
+
+    queue = commands.add_parser("queue", help="send, peek and list queue messages")
+    queue_cmd = queue.add_subparsers(dest="queue_command", required=True)
+    send = queue_cmd.add_parser("send", help="send messages (one per argument)")
+    send.add_argument("queue")
+    send.add_argument("messages", nargs="+", metavar="MESSAGE")
+    send.add_argument("--raw", action="store_true", help="send as is, without base64 encoding")
+    peek = queue_cmd.add_parser("peek", help="show visible messages without taking them")
+    peek.add_argument("queue")
+    peek.add_argument("--count", "-n", type=int, default=10)
+    listing = queue_cmd.add_parser("list", help="list queues and their message counts")
+    for sub in (send, peek, listing):
+        common(sub)
+
+    blob = commands.add_parser("blob", help="put, get, list and delete blobs")
+    blob_cmd = blob.add_subparsers(dest="blob_command", required=True)
+    put = blob_cmd.add_parser("put", help="upload a file (or stdin) as a blob")
+    put.add_argument("path", help="container/blob-name")
+    put.add_argument("file", nargs="?", default="-", help="the file to upload (default: stdin)")
+    put.add_argument("--content-type", default=None)
+    get = blob_cmd.add_parser("get", help="write a blob to stdout or a file")
+    get.add_argument("path", help="container/blob-name")
+    get.add_argument("--output", "-o", default="-")
+    blobs = blob_cmd.add_parser("list", help="list containers, or the blobs of one")
+    blobs.add_argument("container", nargs="?", default=None)
+    blobs.add_argument("--prefix", default="")
+    delete = blob_cmd.add_parser("delete", help="delete a blob")
+    delete.add_argument("path", help="container/blob-name")
+    for sub in (put, get, blobs, delete):
+        common(sub)
 
 
 def _run_host(args: argparse.Namespace, mode: str) -> int:
@@ -154,6 +195,56 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _storage(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from funchost.storage import commands
+    from funchost.storage.base import StorageError
+    from funchost.storage.names import InvalidName
+
+    config = load_config(args.app_dir, mode=DEVELOPMENT, environ=dict(os.environ))
+
+    async def run() -> int:
+        async with commands.open_storage(config, args.connection) as storage:
+            if args.command == "queue":
+                if args.queue_command == "send":
+                    ids = await commands.send_messages(
+                        storage, config, args.queue, args.messages, args.raw
+                    )
+                    print(f"Sent {len(ids)} message(s) to '{args.queue}'.")
+                elif args.queue_command == "peek":
+                    peeked = await commands.peek_messages(storage, config, args.queue, args.count)
+                    for m in peeked:
+                        print(f"{m.id}\t{m.dequeue_count}\t{m.inserted}\t{m.text}")
+                else:
+                    for name, count in await commands.list_queues(storage):
+                        print(f"{name}\t{count}")
+            elif args.blob_command == "put":
+                data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+                info = await commands.put_blob(storage, args.path, data, args.content_type)
+                print(f"Stored {args.path} ({info.length} bytes, ETag {info.etag}).")
+            elif args.blob_command == "get":
+                data = await commands.get_blob(storage, args.path)
+                if args.output == "-":
+                    sys.stdout.buffer.write(data)
+                    sys.stdout.flush()
+                else:
+                    Path(args.output).write_bytes(data)
+            elif args.blob_command == "list":
+                for line in await commands.list_blobs(storage, args.container, args.prefix):
+                    print(line)
+            else:
+                await commands.delete_blob(storage, args.path)
+                print(f"Deleted {args.path}.")
+        return 0
+
+    try:
+        return asyncio.run(run())
+    except (StorageError, InvalidName, OSError) as exc:
+        print(f"funchost: error: {exc}", file=sys.stderr)
+        return 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -163,6 +254,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_host(args, PRODUCTION)
         if args.command == "keys":
             return _keys(args)
+        if args.command in ("queue", "blob"):
+            return _storage(args)
     except ConfigError as exc:
         print(f"funchost: error: {exc}", file=sys.stderr)
         return 2

@@ -199,8 +199,9 @@ class QueueListener(BackgroundListener):
         self._in_flight.discard(task)
         self._slot.set()
         if not task.cancelled() and task.exception() is not None:
-            logger.error("Processing a message of queue '%s' failed", self.queue,
-                         exc_info=task.exception())  # fmt: skip
+            logger.error(
+                "Processing a message of queue '%s' failed", self.queue, exc_info=task.exception()
+            )
 
     async def _process(self, storage: Storage, message: StoredMessage) -> None:
         options = self.options

@@ -128,8 +128,9 @@ class TimerListener(BackgroundListener):
                     try:
                         await storage.release_lease(HOSTS_CONTAINER, self.lock_blob, self.lease_id)
                     except Exception as exc:
-                        logger.warning("Timer '%s': releasing its lock failed: %s",
-                                       self.spec.name, exc)  # fmt: skip
+                        logger.warning(
+                            "Timer '%s': releasing its lock failed: %s", self.spec.name, exc
+                        )
             startup = False
 
     async def _hold(self, storage: Storage) -> None:
@@ -147,8 +148,9 @@ class TimerListener(BackgroundListener):
                 logger.warning("Timer '%s': renewing its lock failed: %s", self.spec.name, exc)
                 if asyncio.get_running_loop().time() - renewed < LOCK_LEASE - LOCK_RENEW:
                     continue
-            logger.warning("Timer '%s': its lock was lost; another host runs it now.",
-                           self.spec.name)  # fmt: skip
+            logger.warning(
+                "Timer '%s': its lock was lost; another host runs it now.", self.spec.name
+            )
             self._lost = True
             self.wake.set()
             return
