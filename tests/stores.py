@@ -142,4 +142,6 @@ def records(folder: Path, name: str) -> list[dict[str, Any]]:
     path = folder / f"{name}.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text().split("\n")
+    # The last line may be one a process is still writing: only complete lines count.
+    return [json.loads(line) for line in lines[:-1] if line.strip()]

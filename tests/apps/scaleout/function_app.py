@@ -1,0 +1,26 @@
+"""A queue function and a timer, recording which process ran each invocation."""
+
+import json
+import os
+import time
+
+import azure.functions as func
+
+app = func.FunctionApp()
+
+
+def record(log: str, **data) -> None:
+    data["pid"] = os.getpid()
+    data["at"] = time.time()
+    with open(os.path.join(os.environ["RECORD_DIR"], f"{log}.jsonl"), "a") as f:
+        f.write(json.dumps(data) + "\n")
+
+
+@app.queue_trigger(arg_name="msg", queue_name="work", connection="AzureWebJobsStorage")
+async def work(msg: str) -> None:
+    record("work", body=msg)
+
+
+@app.timer_trigger(schedule="* * * * * *", arg_name="timer")
+def tick(timer: func.TimerRequest) -> None:
+    record("tick")
