@@ -194,7 +194,7 @@ def main() -> int:
     with h.temp_dir("funchost-storage-bench-") as work:
         app = work / "app-embedded"
         shutil.copytree(APP, app)
-        store = StoreClient(SqliteStorage(embedded_path(app)))
+        store = StoreClient(SqliteStorage(embedded_path(app / ".funchost")))
         try:
             results["embedded"] = run_backend(
                 "embedded",

@@ -101,6 +101,8 @@ def host_env(tmp_path: Path) -> dict[str, str]:
     """An environment for a host process with its own data folder (keys land there)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FUNCTIONS_", "AzureWebJobs"))}
     env["XDG_DATA_HOME"] = str(tmp_path / "xdg-data")
+    # The embedded store goes to the test's folder, never into the shared apps under tests/.
+    env["FUNCHOST_STATE_DIR"] = str(tmp_path / "state")
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
@@ -182,9 +184,9 @@ def azurite(azurite_server: Azurite) -> Azurite:
 
 
 @pytest.fixture(params=["embedded", "azurite"])
-def backend(request: pytest.FixtureRequest) -> Iterator[Backend]:
+def backend(request: pytest.FixtureRequest, host_env: dict[str, str]) -> Iterator[Backend]:
     """Each storage backend in turn: the embedded store, and Azure Storage on Azurite."""
     azurite = request.getfixturevalue("azurite") if request.param == "azurite" else None
-    b = Backend(request.param, azurite)
+    b = Backend(request.param, azurite, Path(host_env["FUNCHOST_STATE_DIR"]))
     yield b
     b.close()

@@ -89,9 +89,10 @@ class StoreClient:
 class Backend:
     """A backend for a test: `settings` for the host, `client()` for the test."""
 
-    def __init__(self, name: str, azurite: Azurite | None) -> None:
+    def __init__(self, name: str, azurite: Azurite | None, state_dir: Path) -> None:
         self.name = name
         self.azurite = azurite
+        self.state_dir = state_dir  # the hosts' FUNCHOST_STATE_DIR: where the embedded store is
         self._clients: list[StoreClient] = []
 
     @property
@@ -103,8 +104,9 @@ class Backend:
         return {"AzureWebJobsStorage": self.connection_string}
 
     def client(self, app_dir: Path, encoding: str = "base64") -> StoreClient:
+        """A client of the storage the hosts of `app_dir` use."""
         if self.azurite is None:
-            storage: Storage = SqliteStorage(embedded_path(app_dir))
+            storage: Storage = SqliteStorage(embedded_path(self.state_dir))
         else:
             from funchost.storage.azure import AzureStorage
 

@@ -49,7 +49,7 @@ def render_banner(config: HostConfig, index: AppIndex) -> str:
 
 def storage_places(config: HostConfig, index: AppIndex) -> list[str]:
     """Where the storage that the enabled functions use is (never a secret)."""
-    accounts = StorageAccounts(config.app_dir, config.settings, config.connection_strings)
+    accounts = StorageAccounts.for_config(config)
     places: list[str] = []
     for spec in index.enabled:
         for binding in spec.bindings:

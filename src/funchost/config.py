@@ -17,6 +17,8 @@ DEVELOPMENT = "development"
 PRODUCTION = "production"
 DEFAULT_BODY_LIMIT = 104_857_600
 DEFAULT_SCRIPT = "function_app.py"
+# Where the embedded store lives (default: <app>/.funchost); relative to the app folder.
+STATE_DIR_SETTING = "FUNCHOST_STATE_DIR"
 # The listening socket a reload supervisor hands to the host process it starts.
 LISTEN_FD_ENV = "FUNCHOST_LISTEN_FD"
 _SCRIPT_NAME = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9_\-]*\.py$")
@@ -53,6 +55,12 @@ class HostConfig:
 
     def setting(self, name: str, default: str | None = None) -> str | None:
         return self.settings.get(name, default)
+
+    @property
+    def state_dir(self) -> Path:
+        """The app's local state folder: the embedded store's SQLite file lives here."""
+        raw = self.setting(STATE_DIR_SETTING)
+        return (self.app_dir / raw).resolve() if raw else self.app_dir / ".funchost"
 
     @property
     def host_id(self) -> str:

@@ -44,7 +44,7 @@ class Host:
         self.index = index if index is not None else index_app(config)
         # This process; `host_id` is the app's, shared by all its instances and restarts.
         self.id = uuid.uuid4().hex[:32]
-        self.accounts = StorageAccounts(config.app_dir, config.settings, config.connection_strings)
+        self.accounts = StorageAccounts.for_config(config)
         self.runtime = BindingRuntime(
             self.accounts, config.settings, config.host_options, config.host_id, self.id
         )

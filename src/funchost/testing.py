@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -27,7 +28,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from funchost.config import DEVELOPMENT, load_config
+from funchost.config import DEVELOPMENT, STATE_DIR_SETTING, load_config
 from funchost.host import Host
 from funchost.http.app import HostApp
 from funchost.indexing.loader import APP_PACKAGE
@@ -78,6 +79,7 @@ class TestHost:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._saved_environ: dict[str, str] = {}
+        self._state: tempfile.TemporaryDirectory[str] | None = None
         self._saved_path: list[str] = []
         self._saved_modules: set[str] = set()
         self._saved_meta_path: list[Any] = []
@@ -95,6 +97,10 @@ class TestHost:
         self.stop()
 
     def start(self) -> None:
+        if STATE_DIR_SETTING not in self.settings and STATE_DIR_SETTING not in os.environ:
+            # Each test host gets an empty embedded store of its own, gone when it stops.
+            self._state = tempfile.TemporaryDirectory(prefix="funchost-testhost-")
+            self.settings[STATE_DIR_SETTING] = self._state.name
         self._saved_environ = dict(os.environ)
         self._saved_path = list(sys.path)
         self._saved_modules = set(sys.modules)
@@ -135,6 +141,10 @@ class TestHost:
             self._restore()
 
     def _restore(self) -> None:
+        if self._state is not None:
+            self.settings.pop(STATE_DIR_SETTING, None)
+            self._state.cleanup()
+            self._state = None
         os.environ.clear()
         os.environ.update(self._saved_environ)
         sys.path[:] = self._saved_path

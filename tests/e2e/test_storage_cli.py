@@ -61,3 +61,21 @@ def test_bad_names_get_one_line_errors(host_env: dict[str, str], tmp_path: Path)
     queue = run_cli("queue", "send", "Bad_Queue", "x", "--app", str(app), env=host_env)
     assert queue.returncode == 1
     assert queue.stderr.startswith("funchost: error: Invalid queue name: 'Bad_Queue'.")
+
+
+def test_the_embedded_store_is_in_the_app_folder_by_default(
+    start_host: StartHost, host_env: dict[str, str], tmp_path: Path
+) -> None:
+    app = copy_app(APPS / "queues", tmp_path / "queues")
+    records = tmp_path / "records"
+    records.mkdir()
+    # FUNCHOST_STATE_DIR empty: the default place.
+    env = {**host_env, "FUNCHOST_STATE_DIR": "", "RECORD_DIR": str(records), "ROUTED_QUEUE": "q"}
+    host = start_host(app, env=env)
+    host.wait_for_output(f"Storage: embedded store {app / '.funchost' / 'storage.db'}")
+    run_cli("queue", "send", "orders", "from the cli", "--app", str(app), env=env)
+    eventually(
+        lambda: run_cli("queue", "peek", "processed", "--app", str(app), env=env).stdout.strip()
+    )
+    taken = run_cli("queue", "peek", "processed", "--app", str(app), env=env)
+    assert taken.stdout.strip().endswith("FROM THE CLI")

@@ -26,7 +26,7 @@ def test_v1_queue_timer_and_blob_functions_with_retry_and_outputs(
         "retry_count": 1,
         "max_retry_count": 2,
     }
-    assert "RuntimeError: first attempt fails" in host.output()
+    host.wait_for_output("RuntimeError: first attempt fails")
 
     # Timer with runOnStartup, $return to a queue named with {DateTime}.
     def nightly_queues() -> list[str]:

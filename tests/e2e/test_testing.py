@@ -42,3 +42,25 @@ def test_test_host_with_keys_enforced(tmp_path: Path) -> None:
         assert host.host.keys is not None
         key = host.host.keys.function_keys("secure")[0].value
         assert host.client.get("/api/secure", headers={"x-functions-key": key}).text == "secure ok"
+
+
+def test_test_host_runs_queue_triggers_on_an_embedded_store_of_its_own(tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    app = tmp_path / "queues"
+    shutil.copytree(APPS / "queues", app)
+    records = tmp_path / "records"
+    records.mkdir()
+    settings = {"RECORD_DIR": str(records), "ROUTED_QUEUE": "q", "AzureWebJobsStorage": ""}
+    with TestHost(app, settings=settings) as host:
+        assert host.client.post("/api/enqueue", content=b"via http").status_code == 202
+        deadline = time.monotonic() + 10
+        while not (records / "process_order.jsonl").exists():
+            assert time.monotonic() < deadline, "the queue trigger did not run"
+            time.sleep(0.05)
+        assert host.invoke("process_order", "direct").succeeded
+        state = Path(host.host.config.state_dir)
+        assert state.is_dir() and not state.is_relative_to(app)
+    assert not state.exists()
+    assert not (app / ".funchost").exists()

@@ -19,6 +19,7 @@ def v1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
     tmp = tmp_path_factory.mktemp("v1")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FUNCTIONS_", "AzureWebJobs"))}
     env.update(XDG_DATA_HOME=str(tmp / "data"), PYTHONUNBUFFERED="1", OVERRIDDEN_BY_ENV="env-value")
+    env["FUNCHOST_STATE_DIR"] = str(tmp / "state")
     port = free_port()
     cmd = [sys.executable, "-m", "funchost", "start", str(APPS / "v1"), "--port", str(port)]
     host = launch(cmd, env, tmp / "host.log", port)

@@ -1,9 +1,10 @@
 """`StorageAccounts`: the storage each binding's `connection` setting names, opened once.
 
-The embedded store is one SQLite file in the app's state folder (`.funchost/storage.db`),
-shared by every process of the app. An Azure account is checked once when first opened: if it
-cannot be reached, `StorageUnavailable` says which setting and endpoint failed and how to fix
-it, and the bindings that need it report that error while every other function keeps serving.
+The embedded store is one SQLite file in the app's state folder (`<app>/.funchost/storage.db`,
+or FUNCHOST_STATE_DIR), shared by every process of the app. An Azure account is checked once
+when first opened: if it cannot be reached, `StorageUnavailable` says which setting and
+endpoint failed and how to fix it, and the bindings that need it report that error while every
+other function keeps serving.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 
+from funchost.config import HostConfig
 from funchost.storage.base import Storage, StorageError
 from funchost.storage.connections import ConnectionString, resolve_connection
 from funchost.storage.sqlite import SqliteStorage
 
-STATE_DIR = ".funchost"
 EMBEDDED_FILE = "storage.db"
 
 
@@ -24,8 +25,8 @@ class StorageUnavailable(StorageError):
     """An Azure Storage account could not be reached."""
 
 
-def embedded_path(app_dir: Path) -> Path:
-    return app_dir / STATE_DIR / EMBEDDED_FILE
+def embedded_path(state_dir: Path) -> Path:
+    return state_dir / EMBEDDED_FILE
 
 
 def unreachable_message(connection: ConnectionString, error: BaseException) -> str:
@@ -41,19 +42,23 @@ def unreachable_message(connection: ConnectionString, error: BaseException) -> s
 class StorageAccounts:
     def __init__(
         self,
-        app_dir: Path,
+        state_dir: Path,
         settings: Mapping[str, str],
         connection_strings: Mapping[str, str] | None = None,
     ) -> None:
-        self.app_dir = app_dir
+        self.state_dir = state_dir
         self.settings = settings
         self.connection_strings = connection_strings or {}
         self._open: dict[str, Storage] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
+    @classmethod
+    def for_config(cls, config: HostConfig) -> StorageAccounts:
+        return cls(config.state_dir, config.settings, config.connection_strings)
+
     @property
     def embedded_path(self) -> Path:
-        return embedded_path(self.app_dir)
+        return embedded_path(self.state_dir)
 
     def connection(self, name: str | None) -> ConnectionString | None:
         """The Azure account of connection `name`, None for the embedded store; a

@@ -30,7 +30,7 @@ class PeekedMessage:
 
 @asynccontextmanager
 async def open_storage(config: HostConfig, connection: str | None) -> AsyncIterator[Storage]:
-    accounts = StorageAccounts(config.app_dir, config.settings, config.connection_strings)
+    accounts = StorageAccounts.for_config(config)
     try:
         yield await accounts.get(connection)
     finally:
@@ -38,7 +38,7 @@ async def open_storage(config: HostConfig, connection: str | None) -> AsyncItera
 
 
 def describe(config: HostConfig, connection: str | None) -> str:
-    accounts = StorageAccounts(config.app_dir, config.settings, config.connection_strings)
+    accounts = StorageAccounts.for_config(config)
     return accounts.describe(connection)
 
 
