@@ -88,6 +88,7 @@ def test_a_failing_blob_is_tried_five_times_then_reported_on_the_poison_queue(
     time.sleep(2)
     assert len(records(record_dir, "resize")) == 5
     assert "ValueError: cannot resize a bad image" in host.output()
+    assert store.blob_names("thumbs") == []  # the output of a failed invocation is not written
 
 
 def test_a_str_parameter_receives_the_blob_as_text(
@@ -136,3 +137,34 @@ def test_admin_invoke_runs_a_blob_function_on_the_named_blob(
     assert response.status_code == 202
     eventually(lambda: len(records(record_dir, "note")) == 2)
     assert [r["text"] for r in records(record_dir, "note")] == ["milk", "milk"]
+
+
+def test_invalid_blob_paths_fail_the_function_with_the_reason(
+    start_host: StartHost, tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    from tests.conftest import write_app
+
+    app = write_app(
+        tmp_path / "badblobs",
+        {
+            "function_app.py": (
+                "import azure.functions as func\n"
+                "app = func.FunctionApp()\n"
+                "@app.blob_trigger(arg_name='b', path='Bad_Container/{name}', connection='S')\n"
+                "def bad_container(b: bytes) -> None: ...\n"
+                "@app.blob_trigger(arg_name='b', path='{dynamic}/x', connection='S')\n"
+                "def templated_container(b: bytes) -> None: ...\n"
+                "@app.route(route='w', auth_level=func.AuthLevel.ANONYMOUS)\n"
+                "@app.blob_output(arg_name='o', path='out/../../etc/passwd', connection='S')\n"
+                "def escape(req: func.HttpRequest, o: func.Out[str]) -> str: return 'x'\n"
+                "@app.route(route='ok', auth_level=func.AuthLevel.ANONYMOUS)\n"
+                "def ok(req: func.HttpRequest) -> str: return 'ok'\n"
+            )
+        },
+    )
+    host = start_host(app, env={"S": ""})
+    out = host.wait_for_output("Functions that failed to load")
+    assert "bad_container" in out and "Invalid container name: 'Bad_Container'" in out
+    assert "the container name cannot contain binding parameters" in out
+    assert "A blob path must stay inside its container" in out
+    assert host.client.get("/api/ok").text == "ok"

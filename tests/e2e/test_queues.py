@@ -87,6 +87,15 @@ def test_message_encoding_none_takes_plain_text(
     assert eventually(lambda: store.take("processed")) == ["PLAIN TEXT"]
 
 
+def test_a_bytes_parameter_receives_the_message_as_bytes(
+    start_host: StartHost, backend: Backend, app: Path, record_dir: Path
+) -> None:
+    start_host(app, env=host_settings(backend, record_dir))
+    store = backend.client(app)
+    store.send("raw-bytes", "héllo")
+    assert eventually(lambda: store.take("bytes-seen")) == ["bytes:b'h\\xc3\\xa9llo'"]
+
+
 def test_binding_expressions_from_a_json_message_and_app_settings(
     start_host: StartHost, backend: Backend, app: Path, record_dir: Path
 ) -> None:
@@ -163,6 +172,18 @@ def test_a_running_message_stays_hidden_past_its_lease_while_the_function_runs(
     time.sleep(1)
     assert len(records(record_dir, "slow_start")) == 1
     eventually(lambda: store.length("slow") == 0)
+
+
+def test_a_graceful_stop_lets_running_messages_finish_and_deletes_them(
+    start_host: StartHost, backend: Backend, app: Path, record_dir: Path
+) -> None:
+    host = start_host(app, env=host_settings(backend, record_dir, SLOW_SECONDS="2"))
+    store = backend.client(app)
+    store.send("slow", "finish me")
+    eventually(lambda: records(record_dir, "slow_start"))
+    assert host.stop() == 0  # SIGTERM while the function runs
+    assert [r["body"] for r in records(record_dir, "slow_end")] == ["finish me"]
+    assert store.length("slow") == 0
 
 
 def test_admin_invoke_feeds_a_queue_function_and_writes_its_outputs(

@@ -1,6 +1,7 @@
 """Several host processes on one storage account share the work: every queue message is
-completed exactly once without faults and at least once when a host is killed, and a timer has
-one owner at a time, taken over when its holder dies.
+completed exactly once without faults and at least once when a host is killed, each blob
+version triggers once in the group, and a timer has one owner at a time, taken over when its
+holder dies.
 
 Two `funchost serve` hosts share one Azurite; `funchost serve --workers 2` shares the
 embedded store.
@@ -74,6 +75,14 @@ def test_hosts_share_messages_exactly_once_then_at_least_once_across_a_kill_9(
     assert len(workers) == 2, "both processes take messages"
     eventually(lambda: len(records(record_dir, "tick")) >= 3)
     (owner,) = tick_owners(record_dir)
+
+    # Each blob version triggers once in the whole group.
+    for i in range(30):
+        store.put_blob("drops", f"d{i:02d}.txt", b"x")
+    eventually(lambda: len(records(record_dir, "drop")) >= 30, timeout=30)
+    time.sleep(3)  # more scans by every process
+    drops = collections.Counter(r["name"] for r in records(record_dir, "drop"))
+    assert len(drops) == 30 and set(drops.values()) == {1}
 
     # The timer owner is killed mid-run: at least once, nothing lost, the timer taken over.
     expected |= feed(store, MESSAGES, MESSAGES)

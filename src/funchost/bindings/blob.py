@@ -29,6 +29,7 @@ from typing import Any
 
 from azure.functions import meta
 
+from funchost.bindings.converters import payload_datum
 from funchost.bindings.expressions import BindingData, resolve_settings
 from funchost.bindings.kinds import BindingKind
 from funchost.bindings.queue import encode_content
@@ -92,14 +93,9 @@ def trigger_pattern(binding: BindingSpec, settings: Mapping[str, str]) -> BlobPa
 
 
 def blob_datum(data: bytes, binding: BindingSpec, param: ParamSpec | None) -> meta.Datum:
-    """Bytes, or text when the binding's dataType is string or the parameter is a `str`."""
-    data_type = str(binding.data_type or binding.get("dataType") or "").lower()
-    as_text = data_type == "string" or (
-        data_type != "binary" and param is not None and param.pytype is str
+    return payload_datum(
+        data, binding.data_type or binding.get("dataType"), param.pytype if param else None
     )
-    if as_text:
-        return meta.Datum(data.decode("utf-8", "replace"), "string")
-    return meta.Datum(data, "bytes")
 
 
 def _param(spec: FunctionSpec, binding: BindingSpec) -> ParamSpec | None:

@@ -100,3 +100,17 @@ def encode(binding_type: str, obj: Any, pytype: Any) -> meta.Datum:
             f'Python type "{type(obj).__name__}"'
         ) from None
     return result
+
+
+def payload_datum(value: str | bytes, data_type: str | None, pytype: Any) -> meta.Datum:
+    """A trigger's or input's payload as the function asks for it: the binding's `dataType`
+    (`string`/`binary`) decides, else a `str` or `bytes` annotation, else the payload's own
+    type."""
+    wanted = (data_type or "").lower()
+    if wanted not in ("string", "binary"):
+        wanted = "string" if pytype is str else "binary" if pytype is bytes else ""
+    if wanted == "string" and isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    elif wanted == "binary" and isinstance(value, str):
+        value = value.encode("utf-8")
+    return meta.Datum(value, "string" if isinstance(value, str) else "bytes")

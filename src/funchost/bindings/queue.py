@@ -28,6 +28,7 @@ from typing import Any
 
 from azure.functions import meta
 
+from funchost.bindings.converters import payload_datum
 from funchost.bindings.expressions import BindingData, BindingTemplate, resolve_settings
 from funchost.bindings.kinds import BindingKind
 from funchost.bindings.runtime import BackgroundListener, BindingRuntime
@@ -100,7 +101,9 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
 
 
-def message_event(message: StoredMessage, body: str | bytes, queue: str) -> TriggerEvent:
+def message_event(
+    spec: FunctionSpec, message: StoredMessage, body: str | bytes, queue: str
+) -> TriggerEvent:
     text = body if isinstance(body, str) else body.decode("utf-8", "replace")
     metadata = {
         "QueueTrigger": meta.Datum(text, "string"),
@@ -114,8 +117,10 @@ def message_event(message: StoredMessage, body: str | bytes, queue: str) -> Trig
     data = BindingData()
     data.add_json_properties(body)
     data.update({name: datum.value for name, datum in metadata.items()})
+    trigger = spec.trigger
+    param = next((p for p in spec.params if p.binding is trigger), None)
     return TriggerEvent(
-        meta.Datum(body, "string" if isinstance(body, str) else "bytes"),
+        payload_datum(body, trigger.data_type or trigger.get("dataType"), param and param.pytype),
         metadata,
         reason=f"New queue message detected on '{queue}'.",
         binding_data=data,
@@ -222,7 +227,9 @@ class QueueListener(BackgroundListener):
         finished = asyncio.Event()
         renewal = asyncio.get_running_loop().create_task(self._renew(storage, held, finished))
         try:
-            result = await self.runtime.run(self.spec, message_event(message, body, self.queue))
+            result = await self.runtime.run(
+                self.spec, message_event(self.spec, message, body, self.queue)
+            )
         finally:
             finished.set()
             await renewal
@@ -320,7 +327,7 @@ class QueueBinding(BindingKind):
             dequeue_count=1,
             pop_receipt=None,
         )
-        event = message_event(message, value, trigger_queue(spec.trigger, runtime.settings))
+        event = message_event(spec, message, value, trigger_queue(spec.trigger, runtime.settings))
         event.reason = ADMIN_REASON
         return event
 

@@ -30,9 +30,9 @@ def resize(blob: func.InputStream, thumb: func.Out[bytes]) -> None:
         metadata=blob.metadata,
         data=data.decode(),
     )
+    thumb.set(data[:4])  # written only if the function succeeds
     if blob.name.rsplit("/", 1)[-1].startswith("bad"):
         raise ValueError("cannot resize a bad image")
-    thumb.set(data[:4])
 
 
 @app.blob_trigger(arg_name="text", path="notes/{folder}/{file}", connection=STORAGE)

@@ -81,3 +81,9 @@ def slow(msg: str) -> None:
     record("slow_start", body=msg)
     time.sleep(float(os.environ.get("SLOW_SECONDS", "3")))
     record("slow_end", body=msg)
+
+
+@app.queue_trigger(arg_name="msg", queue_name="raw-bytes", connection="AzureWebJobsStorage")
+@app.queue_output(arg_name="out", queue_name="bytes-seen", connection="AzureWebJobsStorage")
+def raw_bytes(msg: bytes, out: func.Out[str]) -> None:
+    out.set(f"{type(msg).__name__}:{msg!r}")

@@ -24,3 +24,8 @@ async def work(msg: str) -> None:
 @app.timer_trigger(schedule="* * * * * *", arg_name="timer")
 def tick(timer: func.TimerRequest) -> None:
     record("tick")
+
+
+@app.blob_trigger(arg_name="blob", path="drops/{name}", connection="AzureWebJobsStorage")
+def drop(blob: func.InputStream) -> None:
+    record("drop", name=blob.name)
