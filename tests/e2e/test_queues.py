@@ -186,6 +186,33 @@ def test_a_graceful_stop_lets_running_messages_finish_and_deletes_them(
     assert store.length("slow") == 0
 
 
+@pytest.mark.parametrize(
+    ("queues", "concurrent"),
+    [({}, True), ({"batchSize": 1, "newBatchThreshold": 0}, False)],
+)
+def test_batch_size_and_new_batch_threshold_bound_concurrent_messages(
+    start_host: StartHost,
+    backend: Backend,
+    app: Path,
+    record_dir: Path,
+    queues: dict[str, int],
+    concurrent: bool,
+) -> None:
+    host_json = json.loads((app / "host.json").read_text())
+    host_json["extensions"]["queues"].update(queues)
+    (app / "host.json").write_text(json.dumps(host_json))
+    start_host(app, env=host_settings(backend, record_dir, SLOW_SECONDS="1"))
+    store = backend.client(app)
+    store.send("slow", "a", "b", "c")
+    eventually(lambda: len(records(record_dir, "slow_end")) == 3, timeout=30)
+    starts = sorted(r["at"] for r in records(record_dir, "slow_start"))
+    ends = sorted(r["at"] for r in records(record_dir, "slow_end"))
+    overlapping = starts[2] < ends[0]  # all three started before the first finished
+    assert overlapping is concurrent
+    if not concurrent:
+        assert starts[1] >= ends[0] and starts[2] >= ends[1]
+
+
 def test_admin_invoke_feeds_a_queue_function_and_writes_its_outputs(
     start_host: StartHost, backend: Backend, app: Path, record_dir: Path
 ) -> None:
