@@ -114,9 +114,10 @@ def message_event(
         "NextVisibleTime": meta.Datum(_iso(message.next_visible_time), "string"),
         "PopReceipt": meta.Datum(message.pop_receipt or "", "string"),
     }
-    data = BindingData()
+    data = BindingData({name: datum.value for name, datum in metadata.items()})
+    # As in the host, a JSON message's own properties win over trigger metadata of the same
+    # name: `{id}` is the message's "id", not the queue message id.
     data.add_json_properties(body)
-    data.update({name: datum.value for name, datum in metadata.items()})
     trigger = spec.trigger
     param = next((p for p in spec.params if p.binding is trigger), None)
     return TriggerEvent(
