@@ -78,10 +78,15 @@ class HostFormatter(logging.Formatter):
 
     def stamp(self, t: float) -> str:
         """`2024-01-02T03:04:05.678Z`; the part up to the second is formatted once a second."""
-        second = int(t)
+        return self.stamp_ms(int(t * 1000))
+
+    def stamp_ms(self, ms: int) -> str:
+        """The stamp of a time in whole milliseconds since the epoch."""
+        second, fraction = divmod(ms, 1000)
         if second != self._second:
-            self._second, self._stamp = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
-        return f"{self._stamp}.{int((t - second) * 1000):03d}Z"
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+        return f"{self._stamp}.{fraction:03d}Z"
 
     def format(self, record: logging.LogRecord) -> str:
         message = record.getMessage()
@@ -112,6 +117,8 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.interactive = bool(getattr(stream, "isatty", lambda: False)())
         self.interval = interval
         self._pending: list[str] = []
+        self._prefix_ms = -1
+        self._prefix = ""
         self._flusher: threading.Thread | None = None
         if not self.interactive:
             atexit.register(self.flush)
@@ -125,8 +132,20 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._write(text)
 
     def line(self, text: str) -> None:
-        """Write one host line as formatted text, skipping LogRecord creation (hot path)."""
-        self._write(f"[{self.host_formatter.stamp(time.time())}] {text}")
+        """Write one host line as formatted text, skipping LogRecord creation (hot path).
+
+        The `[time] ` prefix is formatted once per millisecond, which many lines share under
+        load. Two lines per request cost several times more in a busy server than their parts
+        do alone (docs/benchmarks.md), so each step saved here shows in the request rate.
+        """
+        ms = int(time.time() * 1000)
+        if ms != self._prefix_ms:
+            self._prefix_ms = ms
+            self._prefix = f"[{self.host_formatter.stamp_ms(ms)}] "
+        if self.interactive or self._flusher is None:
+            self._write(self._prefix + text)
+        else:
+            self._pending.append(self._prefix + text)
 
     def _write(self, text: str) -> None:
         if self.interactive:
