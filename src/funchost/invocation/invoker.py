@@ -211,19 +211,14 @@ class Invoker:
         self.function_timeout = function_timeout
         self.deadlines = Deadlines(function_timeout) if function_timeout else None
         self.extensions_enabled = extensions_enabled
-        self._log_line = log_line
+        # Where the Executing/Executed lines go: the console's line writer, else the logger.
+        self._line: Callable[[str], None] = log_line if log_line is not None else logger.info
         self.new_invocation_id = InvocationIds()
 
     async def shutdown(self) -> None:
         if self.deadlines is not None:
             await self.deadlines.close()
         self.pool.shutdown()
-
-    def _line(self, text: str) -> None:
-        if self._log_line is not None:
-            self._log_line(text)
-        else:
-            logger.info(text)
 
     async def invoke(
         self,
