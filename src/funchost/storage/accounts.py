@@ -16,7 +16,6 @@ from pathlib import Path
 from funchost.config import HostConfig
 from funchost.storage.base import Storage, StorageError
 from funchost.storage.connections import ConnectionString, resolve_connection
-from funchost.storage.sqlite import SqliteStorage
 
 EMBEDDED_FILE = "storage.db"
 
@@ -87,9 +86,12 @@ class StorageAccounts:
         return storage
 
     async def _connect(self, connection: ConnectionString | None) -> Storage:
+        # Backends load only when a binding uses them: an HTTP-only app imports neither.
         if connection is None:
+            from funchost.storage.sqlite import SqliteStorage
+
             return SqliteStorage(self.embedded_path)
-        from funchost.storage.azure import AzureStorage  # the SDKs load only when used
+        from funchost.storage.azure import AzureStorage
 
         storage = AzureStorage(connection)
         try:
