@@ -39,7 +39,6 @@ from funchost.bindings.triggers import ADMIN_REASON
 from funchost.indexing.spec import BindingSpec, FunctionSpec, ParamSpec
 from funchost.invocation.invoker import TriggerEvent
 from funchost.storage.base import BlobInfo, Storage
-from funchost.storage.connections import resolve_connection
 from funchost.storage.names import InvalidName, blob_name, blob_path, container_name
 
 logger = logging.getLogger("funchost.blobs")
@@ -292,16 +291,7 @@ class BlobListener(BackgroundListener):
 
 
 class BlobBinding(BindingKind):
-    def __init__(self) -> None:
-        self._created: set[tuple[str, str]] = set()
-
-    def check(
-        self,
-        binding: BindingSpec,
-        settings: Mapping[str, str],
-        connection_strings: Mapping[str, str],
-    ) -> None:
-        resolve_connection(binding.get("connection"), settings, connection_strings)
+    def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
         if binding.is_trigger:
             trigger_pattern(binding, settings)
             return
@@ -343,9 +333,7 @@ class BlobBinding(BindingKind):
             raise TypeError(f"a blob output cannot take a value of type {datum.type!r}")
         storage = await runtime.storage(binding)
         account = runtime.account_key(binding)
-        if (account, container) not in self._created:
-            await storage.create_container(container)
-            self._created.add((account, container))
+        await runtime.ensure(account, resource(container), storage.create_container, container)
         await storage.put_blob(container, name, data)
         runtime.changes.notify(account, resource(container))
 

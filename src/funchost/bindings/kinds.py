@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from funchost.errors import ConfigError
 from funchost.indexing.spec import BindingSpec, FunctionSpec, ParamSpec
+from funchost.storage.connections import resolve_connection
 
 if TYPE_CHECKING:
     from funchost.bindings.runtime import BindingRuntime, Listener
@@ -37,14 +38,10 @@ class BindingKind:
     #: Whether bindings of this kind use a storage account (their `connection`).
     uses_storage = True
 
-    def check(
-        self,
-        binding: BindingSpec,
-        settings: Mapping[str, str],
-        connection_strings: Mapping[str, str],
-    ) -> None:
+    def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
         """Raise ValueError or ConfigError (with the host's message) for a binding that
-        cannot work."""
+        cannot work. Its connection setting is checked before, for every kind that uses
+        storage."""
 
     def listener(self, runtime: BindingRuntime, spec: FunctionSpec) -> Listener | None:
         return None
@@ -90,7 +87,9 @@ def binding_problem(
         if kind is None:
             continue
         try:
-            kind.check(binding, settings, connection_strings)
+            if kind.uses_storage:
+                resolve_connection(binding.get("connection"), settings, connection_strings)
+            kind.check(binding, settings)
         except (ValueError, ConfigError) as exc:
             return str(exc)
     return None

@@ -37,7 +37,6 @@ from funchost.hostjson import QueueOptions
 from funchost.indexing.spec import BindingSpec, FunctionSpec
 from funchost.invocation.invoker import TriggerEvent
 from funchost.storage.base import MessageNotFound, Storage, StoredMessage
-from funchost.storage.connections import resolve_connection
 from funchost.storage.names import queue_name
 
 logger = logging.getLogger("funchost.queues")
@@ -278,16 +277,7 @@ class QueueListener(BackgroundListener):
 
 
 class QueueBinding(BindingKind):
-    def __init__(self) -> None:
-        self._created: set[tuple[str, str]] = set()
-
-    def check(
-        self,
-        binding: BindingSpec,
-        settings: Mapping[str, str],
-        connection_strings: Mapping[str, str],
-    ) -> None:
-        resolve_connection(binding.get("connection"), settings, connection_strings)
+    def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
         if binding.is_trigger:
             trigger_queue(binding, settings)
             message_lease(settings)
@@ -307,9 +297,7 @@ class QueueBinding(BindingKind):
         messages = output_messages(datum)
         storage = await runtime.storage(binding)
         account = runtime.account_key(binding)
-        if (account, queue) not in self._created:
-            await storage.create_queue(queue)
-            self._created.add((account, queue))
+        await runtime.ensure(account, resource(queue), storage.create_queue, queue)
         encoding = runtime.host_options.queues.message_encoding
         for body in messages:
             await storage.send_message(queue, encode_content(body, encoding))

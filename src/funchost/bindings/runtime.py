@@ -111,6 +111,7 @@ class BindingRuntime:
         self.changes = ChangeNotifier()
         self.invoke: Invoke | None = None  # set by the host that owns this runtime
         self._templates: dict[tuple[int, str], BindingTemplate] = {}
+        self._created: set[tuple[str, str]] = set()  # (account, resource) outputs made
 
     def template(self, binding: BindingSpec, prop: str) -> BindingTemplate:
         """The binding property `prop` with its `%Setting%`s resolved, parsed once."""
@@ -125,6 +126,18 @@ class BindingRuntime:
         """The identity of the binding's storage account, for change notices."""
         connection = self.accounts.connection(binding.get("connection"))
         return "" if connection is None else f"{connection.queue_endpoint}|{connection.account}"
+
+    async def ensure(
+        self,
+        account: str,
+        resource: str,
+        create: Callable[[str], Awaitable[None]],
+        name: str,
+    ) -> None:
+        """Create the queue or container an output writes to, once per host and account."""
+        if (account, resource) not in self._created:
+            await create(name)
+            self._created.add((account, resource))
 
     async def storage(self, binding: BindingSpec) -> Storage:
         return await self.accounts.get(binding.get("connection"))

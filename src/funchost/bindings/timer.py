@@ -34,7 +34,6 @@ from funchost.bindings.triggers import ADMIN_REASON
 from funchost.indexing.spec import BindingSpec, FunctionSpec
 from funchost.invocation.invoker import TriggerEvent
 from funchost.storage.base import Storage
-from funchost.storage.connections import resolve_connection
 
 logger = logging.getLogger("funchost.timers")
 
@@ -229,13 +228,7 @@ class TimerListener(BackgroundListener):
 
 
 class TimerBinding(BindingKind):
-    def check(
-        self,
-        binding: BindingSpec,
-        settings: Mapping[str, str],
-        connection_strings: Mapping[str, str],
-    ) -> None:
-        resolve_connection(None, settings, connection_strings)
+    def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
         timer_schedule(binding, settings)
 
     def listener(self, runtime: BindingRuntime, spec: FunctionSpec) -> TimerListener:

@@ -49,6 +49,7 @@ class StorageAccounts:
         self.settings = settings
         self.connection_strings = connection_strings or {}
         self._open: dict[str, Storage] = {}
+        self._connections: dict[str | None, ConnectionString | None] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
@@ -61,8 +62,13 @@ class StorageAccounts:
 
     def connection(self, name: str | None) -> ConnectionString | None:
         """The Azure account of connection `name`, None for the embedded store; a
-        `ConfigError` names a setting that cannot be used."""
-        return resolve_connection(name, self.settings, self.connection_strings)
+        `ConfigError` names a setting that cannot be used. Read once per name: every output
+        write asks."""
+        if name not in self._connections:
+            self._connections[name] = resolve_connection(
+                name, self.settings, self.connection_strings
+            )
+        return self._connections[name]
 
     def describe(self, name: str | None) -> str:
         connection = self.connection(name)
