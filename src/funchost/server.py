@@ -37,7 +37,7 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     app = create_app(config)
     if banner:
         print(render_banner(config, app.host.index), flush=True)
-    return HttpServer(app, on_started=_freeze_startup_objects).run(sock)
+    return HttpServer(app, respond=app.respond, on_started=_freeze_startup_objects).run(sock)
 
 
 def _freeze_startup_objects() -> None:

@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from funchost.testing import TestHost
 from tests.conftest import APPS, StartHost
 
 
@@ -35,6 +36,22 @@ def test_v2_context_function_directory_is_app_root(start_host: StartHost) -> Non
     host = start_host(APPS / "v2")
     data = host.client.get("/api/ctx").json()
     assert data == {"function_directory": str(APPS / "v2"), "function_name": "ctx"}
+
+
+def _assert_host_frames_the_body(client: httpx.Client) -> None:
+    for _ in range(2):  # the second request reuses the connection: the first ended where it said
+        response = client.get("/api/framing")
+        assert response.text == "framed by the host"
+        assert response.headers["content-length"] == str(len("framed by the host"))
+        assert "transfer-encoding" not in response.headers
+
+
+def test_framing_headers_set_by_a_function_are_replaced_by_the_hosts(
+    start_host: StartHost,
+) -> None:
+    _assert_host_frames_the_body(start_host(APPS / "v2").client)
+    with TestHost(APPS / "v2") as host:  # the host as an ASGI application
+        _assert_host_frames_the_body(host.client)
 
 
 def _timed_parallel(url: str, n: int) -> tuple[float, list[str]]:

@@ -73,7 +73,7 @@ def join_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
 class HttpResponseParts:
     __slots__ = ("body", "headers", "status")
 
-    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    def __init__(self, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b"") -> None:
         self.status = status
         self.headers = headers
         self.body = body

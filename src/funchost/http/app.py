@@ -1,7 +1,8 @@
 """The ASGI application that is the whole host: functions' routes, keys, CORS, admin, home page.
 
 Its lifespan starts and stops the host (ASGI lifespans of user apps, non-HTTP listeners), so
-any ASGI server can run it and several processes can share one port.
+any ASGI server can run it and several processes can share one port. funchost's own server
+calls `HostApp.respond` instead, the same code without the ASGI messages.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from funchost.bindings.http import NO_CONTENT, build_request, join_headers, rout
 from funchost.host import Host
 from funchost.http.admin import handle_admin
 from funchost.http.cors import CorsPolicy
+from funchost.http.exchange import BodyTooLarge, Request, Respond, Response, read_body
 from funchost.http.homepage import HOMEPAGE
 from funchost.http.routing import RouteTable
 from funchost.indexing.spec import FunctionSpec
@@ -29,10 +31,7 @@ Send = Callable[[Message], Awaitable[None]]
 logger = logging.getLogger("funchost.http")
 
 _EMPTY: list[tuple[bytes, bytes]] = []
-
-
-class _BodyTooLarge(Exception):
-    pass
+_FRAMING = (b"content-length", b"transfer-encoding")
 
 
 class HttpFunction:
@@ -50,37 +49,34 @@ class HttpFunction:
                 self.output_name = b.name
 
 
-async def _read_body(receive: Receive, limit: int, headers: dict[str, str]) -> bytes:
-    declared = headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge  # refused before a byte of it is read
-    chunks: list[bytes] = []
-    size = 0
-    more = True
-    while more:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        if chunk:
-            size += len(chunk)
-            if size > limit:
-                raise _BodyTooLarge
-            chunks.append(chunk)
-        more = message.get("more_body", False)
-    if len(chunks) == 1:
-        return chunks[0]
-    return b"".join(chunks)
+class AsgiRequest:
+    """An ASGI `http` scope seen as the host's `Request`."""
 
+    __slots__ = (
+        "_receive",
+        "client",
+        "headers",
+        "method",
+        "path",
+        "query_string",
+        "raw_path",
+        "scheme",
+        "server",
+    )
 
-async def _respond(
-    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes = b""
-) -> None:
-    # Header names arrive lower-cased (bindings/http.py); the length is always funchost's own.
-    out = [(b"content-length", str(len(body)).encode())]
-    out += [h for h in headers if h[0] != b"content-length"]
-    await send({"type": "http.response.start", "status": status, "headers": out})
-    await send({"type": "http.response.body", "body": body})
+    def __init__(self, scope: Scope, receive: Receive) -> None:
+        self.method: str = scope["method"]
+        self.path: str = scope["path"]
+        self.raw_path: bytes = scope.get("raw_path") or self.path.encode()
+        self.query_string: bytes = scope["query_string"]
+        self.headers = join_headers(scope["headers"])
+        self.scheme: str = scope.get("scheme", "http")
+        self.server: tuple[str, int] | None = scope.get("server")
+        self.client: tuple[str, int] | None = scope.get("client")
+        self._receive = receive
+
+    async def read_body(self, limit: int) -> bytes:
+        return await read_body(self._receive, self.headers, limit)
 
 
 class HostApp:
@@ -100,12 +96,21 @@ class HostApp:
         self.keys = host.keys
         self.invoker = host.invoker
         self.homepage_disabled = config.homepage_disabled
-        self._http = _with_access_log(self.http) if config.verbose else self.http
+        # funchost's server calls `respond` directly, without ASGI messages (http/exchange.py).
+        self.respond: Respond = _with_access_log(self.answer) if config.verbose else self.answer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            await self._http(scope, receive, send)
+            response = await self.respond(AsgiRequest(scope, receive))
+            body = response.body
+            # The length is always funchost's own, whatever headers the function set.
+            headers = [(b"content-length", b"%d" % len(body))]
+            headers += [h for h in response.headers if h[0] not in _FRAMING]
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            await send({"type": "http.response.body", "body": body})
         elif kind == "lifespan":
             await self.lifespan(receive, send)
         # websockets are not part of Azure Functions' HTTP trigger; the server closes them.
@@ -126,16 +131,16 @@ class HostApp:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
-    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method: str = scope["method"]
-        path: str = scope["path"]
-        headers = join_headers(scope["headers"])
+    async def answer(self, request: Request) -> Response:
+        """The response to one HTTP request: a function's, the admin API's or the home page."""
+        method = request.method
+        path = request.path
+        headers = request.headers
         cors_headers = _EMPTY
         origin = headers.get("origin") if self.cors_enabled else None
         if origin is not None and self.cors.allows(origin):
             if method == "OPTIONS" and "access-control-request-method" in headers:
-                await _respond(
-                    send,
+                return Response(
                     204,
                     self.cors.preflight_headers(
                         origin,
@@ -143,28 +148,22 @@ class HostApp:
                         headers.get("access-control-request-headers", ""),
                     ),
                 )
-                return
             cors_headers = self.cors.response_headers(origin)
         if path == "/" or path == "":
             if self.homepage_disabled:
-                await _respond(send, 204, cors_headers)
-            else:
-                await _respond(
-                    send,
-                    200,
-                    [(b"content-type", b"text/html; charset=utf-8"), *cors_headers],
-                    HOMEPAGE if method != "HEAD" else b"",
-                )
-            return
+                return Response(204, cors_headers)
+            return Response(
+                200,
+                [(b"content-type", b"text/html; charset=utf-8"), *cors_headers],
+                HOMEPAGE if method != "HEAD" else b"",
+            )
         if path.startswith("/admin/") or path == "/admin":
-            await self.admin(scope, receive, send, headers, cors_headers)
-            return
+            return await self.admin(request, cors_headers)
         match = self.routes.match(method, path)
         if match is None:
-            await _respond(send, 404, cors_headers)
-            return
+            return Response(404, cors_headers)
         function, route_values = match
-        query_string: bytes = scope["query_string"]
+        query_string = request.query_string
         query = _query(query_string) if query_string else {}
         if (
             self.keys is not None
@@ -175,66 +174,53 @@ class HostApp:
                 headers.get("x-functions-key") or query.get("code"),
             )
         ):
-            await _respond(send, 401, cors_headers)
-            return
+            return Response(401, cors_headers)
         if "content-length" in headers or "transfer-encoding" in headers:
             try:
-                body = await _read_body(receive, self.body_limit, headers)
-            except _BodyTooLarge:
-                await _respond(send, 413, cors_headers)
-                return
+                body = await request.read_body(self.body_limit)
+            except BodyTooLarge:
+                return Response(413, cors_headers)
         else:
             body = b""  # no body framing: the request has none (RFC 9112 6.3)
-        url = _url(scope, headers, query_string)
         event = TriggerEvent(
             None,
             traceparent=headers.get("traceparent"),
             tracestate=headers.get("tracestate", ""),
-            value=build_request(method, url, headers, query, route_values, body),
+            value=build_request(method, _url(request), headers, query, route_values, body),
         )
         if function.io is not None:
             event.binding_data = http_binding_data(body, query, route_values, headers)
         # HTTP functions take no retry policy, so the invoker runs them once, directly.
         result = await self.invoker.invoke_once(function.spec, event, io=function.io)
         if not result.succeeded:
-            await _respond(send, 500, cors_headers)
-            return
+            return Response(500, cors_headers)
         parts = result.outputs.get(function.output_name or "$return") or NO_CONTENT
-        response_headers = [*parts.headers, *cors_headers] if cors_headers else parts.headers
-        await _respond(
-            send, parts.status, response_headers, parts.body if method != "HEAD" else b""
-        )
+        if cors_headers:
+            parts = Response(parts.status, [*parts.headers, *cors_headers], parts.body)
+        if method == "HEAD":
+            return Response(parts.status, parts.headers)
+        return parts
 
-    async def admin(
-        self,
-        scope: Scope,
-        receive: Receive,
-        send: Send,
-        headers: dict[str, str],
-        cors_headers: list[tuple[bytes, bytes]],
-    ) -> None:
-        method = scope["method"]
-        path = scope["path"].rstrip("/")
-        query_string: bytes = scope["query_string"]
+    async def admin(self, request: Request, cors_headers: list[tuple[bytes, bytes]]) -> Response:
+        path = request.path.rstrip("/")
+        headers = request.headers
         # Health probes need no key (HostController.Ping has no authorization policy).
         anonymous = path.lower() == "/admin/host/ping"
         if self.keys is not None and not anonymous:
+            query_string = request.query_string
             query = _query(query_string) if query_string else {}
             key = headers.get("x-functions-key") or query.get("code")
             if not self.keys.authorize("admin", None, key):
-                await _respond(send, 401, cors_headers)
-                return
+                return Response(401, cors_headers)
         try:
-            body = await _read_body(receive, self.body_limit, headers)
-        except _BodyTooLarge:
-            await _respond(send, 413, cors_headers)
-            return
-        answer = handle_admin(self.host, method, path, body, _origin(scope, headers))
+            body = await request.read_body(self.body_limit)
+        except BodyTooLarge:
+            return Response(413, cors_headers)
+        answer = handle_admin(self.host, request.method, path, body, _origin(request))
         if answer is None:
-            await _respond(send, 404, cors_headers)
-            return
+            return Response(404, cors_headers)
         content = [(b"content-type", b"application/json; charset=utf-8")] if answer.body else []
-        await _respond(send, answer.status, [*content, *cors_headers], answer.body)
+        return Response(answer.status, [*content, *cors_headers], answer.body)
 
 
 def redact_query(query_string: bytes) -> str:
@@ -248,29 +234,21 @@ def redact_query(query_string: bytes) -> str:
     return "?" + "&".join(parts)
 
 
-def _with_access_log(
-    handler: Callable[[Scope, Receive, Send], Awaitable[None]],
-) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
-    """Wrap the HTTP handler to log one line per request (`--verbose`), keys hidden."""
+def _with_access_log(respond: Respond) -> Respond:
+    """Wrap the host's responder to log one line per request (`--verbose`), keys hidden."""
 
-    async def logged(scope: Scope, receive: Receive, send: Send) -> None:
-        status = [0]
-
-        async def capture(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        await handler(scope, receive, capture)
-        client = scope.get("client") or ("-", 0)
+    async def logged(request: Request) -> Response:
+        response = await respond(request)
+        client = request.client or ("-", 0)
         logger.info(
             '%s - "%s %s%s" %d',
             client[0],
-            scope["method"],
-            scope["path"],
-            redact_query(scope["query_string"]),
-            status[0],
+            request.method,
+            request.path,
+            redact_query(request.query_string),
+            response.status,
         )
+        return response
 
     return logged
 
@@ -283,17 +261,17 @@ def _query(query_string: bytes) -> dict[str, str]:
     return query
 
 
-def _origin(scope: Scope, headers: dict[str, str]) -> str:
-    host = headers.get("host")
+def _origin(request: Request) -> str:
+    host = request.headers.get("host")
     if not host:
-        server = scope.get("server") or ("localhost", 80)
+        server = request.server or ("localhost", 80)
         host = f"{server[0]}:{server[1]}"
-    return f"{scope.get('scheme', 'http')}://{host}"
+    return f"{request.scheme}://{host}"
 
 
-def _url(scope: Scope, headers: dict[str, str], query_string: bytes) -> str:
-    path: bytes = scope.get("raw_path") or scope["path"].encode()
-    url = _origin(scope, headers) + path.decode("latin-1")
+def _url(request: Request) -> str:
+    url = _origin(request) + request.raw_path.decode("latin-1")
+    query_string = request.query_string
     if query_string:
         url += "?" + query_string.decode("latin-1")
     return url

@@ -1,8 +1,9 @@
 """One HTTP/1.1 connection of funchost's server: parsing (httptools), ASGI request cycles,
 keep-alive, pipelining, flow control in both directions.
 
-Each request becomes an ASGI `http` scope served by the application in its own task. Requests
-pipelined on one connection are answered in order: the next cycle starts when the previous
+Each request is served in its own task: by the host application's `respond`, which takes the
+request cycle itself (funchost.http.exchange), or as an ASGI `http` scope by any other ASGI
+application. Requests pipelined on one connection are answered in order: the next cycle starts when the previous
 response is complete. The response head is written with the first body chunk, in one write.
 """
 
@@ -17,6 +18,9 @@ from typing import Any, NoReturn, cast
 from urllib.parse import unquote
 
 import httptools
+
+from funchost.bindings.http import join_headers
+from funchost.http.exchange import Respond, read_body
 
 logger = logging.getLogger("funchost.http")
 
@@ -69,7 +73,11 @@ class ServerState:
 
 
 class RequestCycle:
-    """One request and its response, seen by the app through `receive` and `send`."""
+    """One request and its response.
+
+    An ASGI application sees it through `receive` and `send`; the host application
+    (`funchost.http.exchange.Respond`) gets the cycle itself as its `Request`.
+    """
 
     __slots__ = (
         "body",
@@ -80,20 +88,42 @@ class RequestCycle:
         "drained",
         "expect_continue",
         "head_only",
+        "headers",
+        "http_version",
         "keep_alive",
+        "method",
+        "path",
         "proto",
+        "query_string",
+        "raw_headers",
+        "raw_path",
         "response_complete",
         "response_headers",
         "response_started",
-        "scope",
         "status",
         "waiter",
         "wrote_head",
     )
 
-    def __init__(self, proto: HttpProtocol, scope: Scope, keep_alive: bool) -> None:
+    scheme = "http"
+
+    def __init__(
+        self,
+        proto: HttpProtocol,
+        method: str,
+        path: str,
+        raw_path: bytes,
+        query_string: bytes,
+        keep_alive: bool,
+    ) -> None:
         self.proto = proto
-        self.scope = scope
+        self.method = method
+        self.path = path
+        self.raw_path = raw_path
+        self.query_string = query_string
+        self.http_version = "1.1"
+        self.headers: dict[str, str] = {}  # for the host application
+        self.raw_headers: list[tuple[bytes, bytes]] = []  # for an ASGI application
         self.keep_alive = keep_alive
         self.body: deque[bytes] = deque()
         self.body_size = 0
@@ -101,7 +131,7 @@ class RequestCycle:
         self.expect_continue = False
         self.disconnected = False
         self.waiter: asyncio.Future[None] | None = None
-        self.head_only = scope["method"] == "HEAD"
+        self.head_only = method == "HEAD"
         self.response_started = False
         self.response_complete = False
         self.wrote_head = False
@@ -109,6 +139,14 @@ class RequestCycle:
         self.status = 0
         self.response_headers: list[tuple[bytes, bytes]] = []
         self.drained = True
+
+    @property
+    def server(self) -> tuple[str, int] | None:
+        return self.proto.server
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        return self.proto.client
 
     # -- from the parser
     def wake(self) -> None:
@@ -118,15 +156,26 @@ class RequestCycle:
 
     # -- the ASGI side
     async def run(self, app: AsgiApp) -> None:
+        scope = {
+            "type": "http",
+            "asgi": ASGI_INFO,
+            "http_version": self.http_version,
+            "method": self.method,
+            "scheme": "http",
+            "path": self.path,
+            "raw_path": self.raw_path,
+            "query_string": self.query_string,
+            "root_path": "",
+            "headers": self.raw_headers,
+            "server": self.proto.server,
+            "client": self.proto.client,
+        }
         try:
-            await app(self.scope, self.receive, self.send)
+            await app(scope, self.receive, self.send)
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise  # cancellation at shutdown
-            logger.error("Exception in the HTTP application", exc_info=exc)
-            if not self.wrote_head and not self.disconnected:
-                self.proto.write(_refusal(500))
-            self.keep_alive = False
+            self._failed(exc)
         else:
             if not self.response_complete and not self.disconnected:
                 if not self.wrote_head:
@@ -136,6 +185,36 @@ class RequestCycle:
         finally:
             self.response_complete = True
             self.proto.cycle_done(self)
+
+    async def respond(self, respond: Respond) -> None:
+        """Serve the request with the host application's `respond`, no ASGI in between."""
+        try:
+            response = await respond(self)
+            if not self.disconnected:
+                self.status = response.status
+                self.response_headers = response.headers
+                self.response_started = True
+                head = self._head(response.body, False, True)
+                self.wrote_head = True
+                self.proto.write(head)
+                if self.proto.writing_paused:
+                    await self.proto.drain()
+        except BaseException as exc:
+            if not isinstance(exc, Exception):
+                raise  # cancellation at shutdown
+            self._failed(exc)
+        finally:
+            self.response_complete = True
+            self.proto.cycle_done(self)
+
+    def _failed(self, exc: Exception) -> None:
+        logger.error("Exception in the HTTP application", exc_info=exc)
+        if not self.wrote_head and not self.disconnected:
+            self.proto.write(_refusal(500))
+        self.keep_alive = False
+
+    async def read_body(self, limit: int) -> bytes:
+        return await read_body(self.receive, self.headers, limit)
 
     async def receive(self) -> Message:
         if self.expect_continue and not self.response_started:
@@ -189,24 +268,30 @@ class RequestCycle:
         if proto.writing_paused:
             await proto.drain()
 
-    def _head(self, body: bytes, more: bool) -> bytes:
-        """The status line and headers, with the first part of the body when it has one."""
+    def _head(self, body: bytes, more: bool, own_length: bool = False) -> bytes:
+        """The status line and headers, with the first part of the body when it has one.
+
+        With `own_length`, the body is the whole body and the server frames it, whatever
+        content-length or transfer-encoding the response headers carry.
+        """
         status = self.status
         state = self.proto.state
         parts = [STATUS_LINES.get(status) or _status_line(status), state.date_header]
         framed = False
         for name, value in self.response_headers:
-            parts.append(b"%s: %s\r\n" % (name, value))
             lower = name.lower()
             if lower == b"content-length" or lower == b"transfer-encoding":
+                if own_length:
+                    continue
                 framed = True
             elif lower == b"connection" and value.lower() == b"close":
                 self.keep_alive = False
+            parts.append(b"%s: %s\r\n" % (name, value))
         has_body = status >= 200 and status != 204 and status != 304
         if not framed and has_body:
             if not more:
                 parts.append(b"content-length: %d\r\n" % len(body))
-            elif self.scope["http_version"] == "1.1":
+            elif self.http_version == "1.1":
                 self.chunked = True
                 parts.append(b"transfer-encoding: chunked\r\n")
             else:
@@ -234,8 +319,16 @@ def _chunk(data: bytes) -> bytes:
 class HttpProtocol(asyncio.Protocol):
     """One client connection."""
 
-    def __init__(self, app: AsgiApp, state: ServerState, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        app: AsgiApp,
+        state: ServerState,
+        loop: asyncio.AbstractEventLoop,
+        respond: Respond | None = None,
+    ) -> None:
         self.app = app
+        # With `respond`, requests skip ASGI (funchost.http.exchange); `app` is not called.
+        self.respond = respond
         self.state = state
         self.loop = loop
         self.transport: asyncio.Transport | None = None
@@ -327,21 +420,19 @@ class HttpProtocol(asyncio.Protocol):
         path = raw_path.decode("latin-1")
         if "%" in path:
             path = unquote(path, encoding="latin-1")
-        scope: Scope = {
-            "type": "http",
-            "asgi": ASGI_INFO,
-            "http_version": parser.get_http_version(),
-            "method": parser.get_method().decode("ascii"),
-            "scheme": "http",
-            "path": path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "root_path": "",
-            "headers": self.headers,
-            "server": self.server,
-            "client": self.client,
-        }
-        cycle = RequestCycle(self, scope, parser.should_keep_alive())
+        cycle = RequestCycle(
+            self,
+            parser.get_method().decode("ascii"),
+            path,
+            raw_path,
+            query,
+            parser.should_keep_alive(),
+        )
+        cycle.http_version = parser.get_http_version()
+        if self.respond is None:
+            cycle.raw_headers = self.headers
+        else:
+            cycle.headers = join_headers(self.headers)
         for name, value in self.headers:
             if name == b"expect" and value.lower() == b"100-continue":
                 cycle.expect_continue = True
@@ -372,7 +463,8 @@ class HttpProtocol(asyncio.Protocol):
     # -- cycles
     def _start(self, cycle: RequestCycle) -> None:
         self.cycle = cycle
-        self.loop.create_task(cycle.run(self.app))
+        respond = self.respond
+        self.loop.create_task(cycle.run(self.app) if respond is None else cycle.respond(respond))
 
     def cycle_done(self, cycle: RequestCycle) -> None:
         if self.transport is None or self.transport.is_closing():

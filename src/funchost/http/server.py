@@ -20,6 +20,7 @@ import signal
 import socket
 from collections.abc import Callable
 
+from funchost.http.exchange import Respond
 from funchost.http.protocol import ASGI_INFO, AsgiApp, HttpProtocol, Message, ServerState
 
 logger = logging.getLogger("funchost.http")
@@ -73,6 +74,7 @@ class HttpServer:
         self,
         app: AsgiApp,
         *,
+        respond: Respond | None = None,
         graceful_timeout: float = 30.0,
         # Kestrel's default; longer than the idle timeouts of common load balancers (60 s).
         keep_alive_timeout: float = 130.0,
@@ -80,6 +82,9 @@ class HttpServer:
         on_started: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
+        # The host application's own entry point, which skips ASGI (funchost.http.exchange);
+        # the lifespan still goes through `app`.
+        self.respond = respond
         self.graceful_timeout = graceful_timeout
         self.state = ServerState(
             keep_alive_timeout=keep_alive_timeout, headers_timeout=headers_timeout
@@ -107,7 +112,7 @@ class HttpServer:
             return 1
         self._update_date()
         server = await loop.create_server(
-            lambda: HttpProtocol(self.app, self.state, loop), sock=sock, backlog=2048
+            lambda: HttpProtocol(self.app, self.state, loop, self.respond), sock=sock, backlog=2048
         )
         self.started = True
         sweeper = loop.create_task(self._sweep())

@@ -57,3 +57,11 @@ def ctx(req: func.HttpRequest, context: func.Context) -> func.HttpResponse:
 @app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=False)
 def yearly(timer: func.TimerRequest) -> None:
     pass
+
+
+@app.route(route="framing", auth_level=func.AuthLevel.ANONYMOUS)
+def framing(req: func.HttpRequest) -> func.HttpResponse:
+    # Framing headers a function sets are not the host's to trust: it frames the body itself.
+    return func.HttpResponse(
+        "framed by the host", headers={"Content-Length": "999", "Transfer-Encoding": "chunked"}
+    )
