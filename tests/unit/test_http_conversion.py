@@ -79,7 +79,10 @@ def test_build_request_equals_what_the_library_converter_builds() -> None:
         "http",
     )
     expected = decode("httpTrigger", datum, None, {})
-    actual = build_request(*args)
+    method, url, headers, params, route_params, body = args
+    actual = build_request(
+        method, url, headers=headers, params=params, route_params=route_params, body=body
+    )
     assert type(actual) is type(expected)
     for attribute in ("method", "url", "params", "route_params"):
         assert getattr(actual, attribute) == getattr(expected, attribute)

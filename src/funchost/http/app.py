@@ -186,7 +186,14 @@ class HostApp:
             None,
             traceparent=headers.get("traceparent"),
             tracestate=headers.get("tracestate", ""),
-            value=build_request(method, _url(request), headers, query, route_values, body),
+            value=build_request(
+                method,
+                _url(request),
+                headers=headers,
+                params=query,
+                route_params=route_values,
+                body=body,
+            ),
         )
         if function.io is not None:
             event.binding_data = http_binding_data(body, query, route_values, headers)
@@ -270,8 +277,10 @@ def _origin(request: Request) -> str:
 
 
 def _url(request: Request) -> str:
-    url = _origin(request) + request.raw_path.decode("latin-1")
+    host = request.headers.get("host")
+    origin = f"{request.scheme}://{host}" if host else _origin(request)
+    path = request.raw_path.decode("latin-1")
     query_string = request.query_string
     if query_string:
-        url += "?" + query_string.decode("latin-1")
-    return url
+        return f"{origin}{path}?{query_string.decode('latin-1')}"
+    return origin + path

@@ -3,8 +3,9 @@ keep-alive, pipelining, flow control in both directions.
 
 Each request is served in its own task: by the host application's `respond`, which takes the
 request cycle itself (funchost.http.exchange), or as an ASGI `http` scope by any other ASGI
-application. Requests pipelined on one connection are answered in order: the next cycle starts when the previous
-response is complete. The response head is written with the first body chunk, in one write.
+application. Requests pipelined on one connection are answered in order: the next cycle
+starts when the previous response is complete. The response head is written with the first
+body chunk, in one write.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from urllib.parse import unquote
 
 import httptools
 
-from funchost.bindings.http import join_headers
 from funchost.http.exchange import Respond, read_body
 
 logger = logging.getLogger("funchost.http")
@@ -339,7 +339,8 @@ class HttpProtocol(asyncio.Protocol):
         self.parsing: RequestCycle | None = None  # the one whose body is being read
         self.pipeline: deque[RequestCycle] = deque()
         self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
+        self.headers: list[tuple[bytes, bytes]] = []  # the head being read, for an ASGI app
+        self.fields: dict[str, str] = {}  # the same, for the host application
         self.header_bytes = 0
         self.refusal = 0
         self.reading_paused = False
@@ -368,6 +369,9 @@ class HttpProtocol(asyncio.Protocol):
         self._release_drain_waiters()
 
     def data_received(self, data: bytes) -> None:
+        if self.cycle is None:  # between requests: the next one's head is arriving
+            self.reading_head = True
+            self.idle_ticks = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -386,14 +390,8 @@ class HttpProtocol(asyncio.Protocol):
         self.writing_paused = False
         self._release_drain_waiters()
 
-    # -- httptools callbacks
-    def on_message_begin(self) -> None:
-        self.reading_head = True
-        self.idle_ticks = 0
-        self.url = b""
-        self.headers = []
-        self.header_bytes = 0
-
+    # -- httptools callbacks (no on_message_begin: data_received marks a head as arriving,
+    # and on_headers_complete resets what a head collects, which saves a call per request)
     def on_url(self, url: bytes) -> None:
         self.url += url
         if len(self.url) > self.state.max_request_line:
@@ -403,12 +401,22 @@ class HttpProtocol(asyncio.Protocol):
         self.header_bytes += len(name) + len(value) + 4
         if self.header_bytes > self.state.max_header_bytes:
             self._refusing(431)
-        self.headers.append((name.lower(), value))
+        if self.respond is None:
+            self.headers.append((name.lower(), value))
+            return
+        # The host application's header dict, built here rather than by a second pass over
+        # a list (the rule of bindings.http.join_headers: repeats joined by commas).
+        key = name.decode("latin-1").lower()
+        text = value.decode("latin-1")
+        fields = self.fields
+        fields[key] = f"{fields[key]},{text}" if key in fields else text
 
     def on_headers_complete(self) -> None:
         self.reading_head = False
         parser = self.parser
         url = self.url
+        self.url = b""
+        self.header_bytes = 0
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
         else:  # absolute-form or asterisk-form request target
@@ -430,11 +438,15 @@ class HttpProtocol(asyncio.Protocol):
         )
         cycle.http_version = parser.get_http_version()
         if self.respond is None:
-            cycle.raw_headers = self.headers
+            headers = cycle.raw_headers = self.headers
+            self.headers = []
+            for name, value in headers:
+                if name == b"expect" and value.lower() == b"100-continue":
+                    cycle.expect_continue = True
         else:
-            cycle.headers = join_headers(self.headers)
-        for name, value in self.headers:
-            if name == b"expect" and value.lower() == b"100-continue":
+            fields = cycle.headers = self.fields
+            self.fields = {}
+            if "expect" in fields and fields["expect"].lower() == "100-continue":
                 cycle.expect_continue = True
         self.parsing = cycle
         if self.cycle is None:

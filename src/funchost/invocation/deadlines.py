@@ -1,7 +1,7 @@
 """`functionTimeout` for every invocation of a host with one timer, not one per invocation.
 
 A per-invocation `asyncio.timeout` schedules and cancels a timer handle for each call, which
-costs more than a small HTTP function itself. Here an invocation registers its task and
+costs more than a small HTTP function itself. Here an invocation registers its task's
 deadline in a dict, and one watchdog task, waking at a fraction of the timeout, cancels the
 tasks whose deadline has passed (the same cancel/uncancel protocol `asyncio.timeout` uses).
 """
@@ -14,43 +14,39 @@ import time
 from typing import Any
 
 
-class Deadline:
-    __slots__ = ("at", "expired", "task")
-
-    def __init__(self, task: asyncio.Task[Any], at: float) -> None:
-        self.task = task
-        self.at = at
-        self.expired = False
-
-
 class Deadlines:
     def __init__(self, timeout: float) -> None:
         self.timeout = timeout
         # Precision: a tenth of the timeout, between 50 ms and 1 s.
         self.interval = min(1.0, max(0.05, timeout / 10))
-        self._entries: set[Deadline] = set()
+        # The task of each running invocation and when its time is up (an invocation awaits
+        # its function, so one task runs one invocation at a time); and the tasks cancelled.
+        self._running: dict[asyncio.Task[Any], float] = {}
+        self._expired: set[asyncio.Task[Any]] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
-    def enter(self, task: asyncio.Task[Any] | None) -> Deadline:
+    def enter(self, task: asyncio.Task[Any]) -> None:
         """Register the invocation's task; call `leave` when the invocation ends."""
-        assert task is not None, "an invocation runs in an asyncio task"
-        entry = Deadline(task, time.monotonic() + self.timeout)
-        self._entries.add(entry)
+        self._running[task] = time.monotonic() + self.timeout
         if self._watchdog is None:
             self._watchdog = asyncio.get_running_loop().create_task(self._watch())
-        return entry
 
-    def leave(self, entry: Deadline) -> None:
-        self._entries.discard(entry)
+    def leave(self, task: asyncio.Task[Any]) -> bool:
+        """Unregister the task; True if its time ran out (the watchdog cancelled it)."""
+        del self._running[task]
+        if self._expired and task in self._expired:
+            self._expired.discard(task)
+            return True
+        return False
 
     async def _watch(self) -> None:
-        while self._entries:
+        while self._running:
             await asyncio.sleep(self.interval)
             now = time.monotonic()
-            for entry in list(self._entries):
-                if not entry.expired and entry.at <= now:
-                    entry.expired = True
-                    entry.task.cancel()
+            for task, at in list(self._running.items()):
+                if at <= now and task not in self._expired:
+                    self._expired.add(task)
+                    task.cancel()
         self._watchdog = None
 
     async def close(self) -> None:

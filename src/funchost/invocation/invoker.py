@@ -264,6 +264,7 @@ class Invoker:
             )
         tag = (spec.name, invocation_id)
         task = asyncio.current_task()
+        assert task is not None, "an invocation runs in an asyncio task"
         INVOCATION_TAGS.enter_task(task, tag)
         started = 0.0
         log_lines = logger.isEnabledFor(logging.INFO)
@@ -282,19 +283,19 @@ class Invoker:
                 value = await awaitable
             else:
                 # Inline rather than in a helper coroutine: this runs for every invocation.
-                deadline = deadlines.enter(task)
+                deadlines.enter(task)
                 try:
                     value = await awaitable
-                except asyncio.CancelledError:
-                    if not deadline.expired:
+                except BaseException as exc:
+                    if not deadlines.leave(task):
                         raise
-                    deadline.task.uncancel()
+                    task.uncancel()
+                    if not isinstance(exc, asyncio.CancelledError):
+                        raise  # the function turned the cancellation into its own error
                     # A sync function's thread cannot be stopped; its result is discarded.
                     raise self._timeout(spec, invocation_id) from None
-                finally:
-                    deadlines.leave(deadline)
-                if deadline.expired:  # the function swallowed the cancellation
-                    deadline.task.uncancel()
+                if deadlines.leave(task):  # the function swallowed the cancellation
+                    task.uncancel()
                     raise self._timeout(spec, invocation_id)
             self._collect(spec, value, outs, result)
             if io is not None:

@@ -10,10 +10,16 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import queue
+import stat
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    import asyncio
 
 Tag = tuple[str, str]  # (function name, invocation id)
 
@@ -102,18 +108,17 @@ class HostFormatter(logging.Formatter):
         return text
 
 
-IDLE_CHECK = 1.0
-
-
 class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to a terminal at once; to a file or pipe in batches.
+    """Writes to a terminal at once; to a file or pipe in batches, from the event loop.
 
     Two lines per invocation written and flushed one by one cost more than the invocation
-    itself under load, so when nobody watches a terminal, lines are queued and a background
-    thread writes them `interval` seconds after the first one of a batch (and at exit). Small
-    batches keep that thread's turns with the GIL short: at 10 ms, the p99 latency under load
-    is 0.2 ms lower and the request rate 4% higher than at 100 ms. An idle host's thread
-    wakes once a second.
+    itself under load. So when nobody watches a terminal, lines are queued, and the first line
+    of a batch asks the event loop the host runs on to write the batch `interval` seconds
+    later. Writing from the loop, rather than from a thread of its own, spares every request
+    the GIL hand-overs such a thread causes (6% of the request rate, docs/benchmarks.md).
+    A regular file is written by the loop itself. A pipe or socket, whose reader could stall,
+    is written by a writer thread, so a slow reader never blocks the host. Without a running
+    loop (the CLI, the reload supervisor), and at exit, lines are written at once.
     """
 
     def __init__(self, stream: TextIO, interval: float = 0.01) -> None:
@@ -122,13 +127,14 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self.setFormatter(self.host_formatter)
         self.interactive = bool(getattr(stream, "isatty", lambda: False)())
         self.interval = interval
-        # One list for the handler's life: writers append to it, the flusher takes from its
-        # front, so a line appended during a flush is never lost.
+        # Lines wait here for their batch. `line` appends on the loop's thread, where batches
+        # are taken too; other threads append and take under the handler's lock, so a line is
+        # never appended between a check that found the list empty and the flush it schedules.
         self._pending: list[str] = []
-        self._waiting = threading.Event()  # set when a line arrives in an empty queue
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop that writes batches
         self._prefix_ms = -1
         self._prefix = ""
-        self._flusher: threading.Thread | None = None
+        self._writer: _WriterThread | None = None if _never_blocks(stream) else _WriterThread()
         if not self.interactive:
             atexit.register(self.flush)
 
@@ -138,64 +144,138 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:
             self.handleError(record)
             return
-        self._write(text)
-
-    def line(self, text: str) -> None:
-        """Write one host line as formatted text, skipping LogRecord creation (hot path).
-
-        The `[time] ` prefix is formatted once per millisecond, which many lines share under
-        load. Two lines per request cost several times more in a busy server than their parts
-        do alone (docs/benchmarks.md), so each step saved here shows in the request rate.
-        """
-        ms = int(time.time() * 1000)
-        if ms != self._prefix_ms:
-            self._prefix_ms = ms
-            self._prefix = f"[{self.host_formatter.stamp_ms(ms)}] "
-        pending = self._pending
-        if self.interactive or self._flusher is None or not pending:
-            self._write(self._prefix + text)
-        else:
-            pending.append(self._prefix + text)
-
-    def _write(self, text: str) -> None:
         if self.interactive:
             with self.lock:  # type: ignore[union-attr]
                 self.stream.write(text + "\n")
                 self.stream.flush()
             return
-        pending = self._pending
-        was_empty = not pending
-        pending.append(text)
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_loop, daemon=True, name="log-flush")
-            self._flusher.start()
-        if was_empty:
-            self._waiting.set()
+        with self.lock:  # type: ignore[union-attr]
+            first = not self._pending
+            self._pending.append(text)
+        if first:
+            self._schedule()
 
-    def flush(self) -> None:
-        if not self._pending:
+    def line(self, text: str) -> None:
+        """Write one host line as formatted text, skipping LogRecord creation (hot path).
+
+        Called on the event loop's thread. The `[time] ` prefix is formatted once per
+        millisecond, which many lines share under load. Two lines per request cost several
+        times more in a busy server than their parts do alone (docs/benchmarks.md), so each
+        step saved here shows in the request rate.
+        """
+        ms = int(time.time() * 1000)
+        if ms != self._prefix_ms:
+            self._prefix_ms = ms
+            self._prefix = f"[{self.host_formatter.stamp_ms(ms)}] "
+        if self.interactive:
+            with self.lock:  # type: ignore[union-attr]
+                self.stream.write(self._prefix + text + "\n")
+                self.stream.flush()
             return
+        pending = self._pending
+        pending.append(self._prefix + text)
+        if len(pending) == 1:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Have the first line's batch written `interval` from now, or at once without a loop."""
+        import asyncio  # here, so the reload supervisor that logs too need not load asyncio
+
+        loop = asyncio._get_running_loop()
+        if loop is not None:
+            self._loop = loop
+            loop.call_later(self.interval, self._flush_batch)
+            return
+        loop = self._loop
+        if loop is not None and loop.is_running():
+            try:  # a line from another thread: the loop writes its batch
+                loop.call_soon_threadsafe(loop.call_later, self.interval, self._flush_batch)
+                return
+            except RuntimeError:  # the loop closed meanwhile
+                pass
+        self.flush()
+
+    def _flush_batch(self) -> None:
+        writer = self._writer
+        if writer is None or not writer.alive:
+            self.flush()
+            return
+        text = self._take()
+        if text:
+            writer.put(text, self.stream)
+
+    def _take(self) -> str:
         with self.lock:  # type: ignore[union-attr]
             pending = self._pending
-            count = len(pending)
-            text = "\n".join(pending[:count]) + "\n"
-            del pending[:count]
+            if not pending:
+                return ""
+            text = "\n".join(pending) + "\n"
+            pending.clear()
+            return text
+
+    def flush(self) -> None:
+        """Write every queued line now, in this thread (after any batch the writer holds)."""
+        text = self._take()
+        if self._writer is not None:
+            self._writer.drain()
+        if not text:
+            return
+        with self.lock:  # type: ignore[union-attr]
             try:
                 self.stream.write(text)
                 self.stream.flush()
             except (OSError, ValueError):
                 pass
 
-    def _flush_loop(self) -> None:
+
+def _never_blocks(stream: TextIO) -> bool:
+    """Whether writing to `stream` cannot stall for long: a regular file, or in memory."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True  # no file descriptor: an in-memory stream
+    try:
+        return stat.S_ISREG(os.fstat(fd).st_mode)
+    except OSError:
+        return False
+
+
+class _WriterThread:
+    """Writes batches to a pipe or socket, so a reader that stalls never stalls the loop."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, TextIO]] = queue.SimpleQueue()
+        self._unwritten = 0  # batches handed over and not yet written
+        self._written = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self.alive = True
+
+    def put(self, text: str, stream: TextIO) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, daemon=True, name="log-writer")
+            self._thread.start()
+        with self._written:
+            self._unwritten += 1
+        self._queue.put((text, stream))
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until the batches handed over are written (for a final flush, in order)."""
+        if threading.current_thread() is not self._thread:
+            with self._written:
+                self._written.wait_for(lambda: self._unwritten == 0, timeout)
+
+    def _run(self) -> None:
         while True:
-            # The timeout catches a line appended while a flush emptied the queue, which no
-            # writer signals: it waits a second at most.
-            self._waiting.wait(IDLE_CHECK)
-            time.sleep(self.interval)
-            self._waiting.clear()
-            self.flush()
-            if self._pending:  # lines that came during the flush
-                self._waiting.set()
+            text, stream = self._queue.get()
+            try:
+                stream.write(text)
+                stream.flush()
+            except (OSError, ValueError):
+                self.alive = False  # the reader is gone: later lines are written in place
+            with self._written:
+                self._unwritten -= 1
+                if not self._unwritten:
+                    self._written.notify_all()
 
 
 LEVELS = {
