@@ -76,6 +76,7 @@ class Host:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.invoker.bind(asyncio.get_running_loop())
         for middleware in self._find_asgi_middlewares():
             if await middleware.notify_startup():
                 self._asgi_middlewares.append(middleware)

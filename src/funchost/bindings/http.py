@@ -137,7 +137,8 @@ def http_output(value: Any, pytype: Any) -> HttpResponseParts:
                     has_type = True
                 out.append((lowered.encode("latin-1"), str(header).encode("latin-1")))
         if not has_type:
-            out.append(_content_type(value.mimetype, value.charset))
+            mimetype, charset = value.mimetype, value.charset
+            out.append(_CONTENT_TYPES.get((mimetype, charset)) or _content_type(mimetype, charset))
         body = value.get_body()
         return HttpResponseParts(int(value.status_code), out, body if body is not None else b"")
     if isinstance(value, str):

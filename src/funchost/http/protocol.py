@@ -20,7 +20,7 @@ from urllib.parse import unquote
 
 import httptools
 
-from funchost.http.exchange import Respond, read_body
+from funchost.http.exchange import Respond, Response, read_body
 
 logger = logging.getLogger("funchost.http")
 
@@ -46,6 +46,7 @@ def _status_line(status: int) -> bytes:
 
 
 STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
+METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
 
 
 def _refusal(status: int) -> bytes:
@@ -85,7 +86,6 @@ class RequestCycle:
         "body_size",
         "chunked",
         "disconnected",
-        "drained",
         "expect_continue",
         "head_only",
         "headers",
@@ -136,9 +136,7 @@ class RequestCycle:
         self.response_complete = False
         self.wrote_head = False
         self.chunked = False
-        self.status = 0
-        self.response_headers: list[tuple[bytes, bytes]] = []
-        self.drained = True
+        # `status` and `response_headers` are set by an ASGI app's http.response.start.
 
     @property
     def server(self) -> tuple[str, int] | None:
@@ -191,14 +189,12 @@ class RequestCycle:
         try:
             response = await respond(self)
             if not self.disconnected:
-                self.status = response.status
-                self.response_headers = response.headers
-                self.response_started = True
-                head = self._head(response.body, False, True)
+                message = self._message(response)
                 self.wrote_head = True
-                self.proto.write(head)
-                if self.proto.writing_paused:
-                    await self.proto.drain()
+                proto = self.proto
+                proto.write(message)
+                if proto.writing_paused:
+                    await proto.drain()
         except BaseException as exc:
             if not isinstance(exc, Exception):
                 raise  # cancellation at shutdown
@@ -268,12 +264,31 @@ class RequestCycle:
         if proto.writing_paused:
             await proto.drain()
 
-    def _head(self, body: bytes, more: bool, own_length: bool = False) -> bytes:
-        """The status line and headers, with the first part of the body when it has one.
-
-        With `own_length`, the body is the whole body and the server frames it, whatever
-        content-length or transfer-encoding the response headers carry.
+    def _message(self, response: Response) -> bytes:
+        """A whole response of the host application, as written: status line, headers, the
+        server's own framing, body. Less work than `_head`, which serves any ASGI application:
+        the host's header names are lower-case, and whatever framing they carry is replaced.
         """
+        status = response.status
+        state = self.proto.state
+        parts = [STATUS_LINES.get(status) or _status_line(status), state.date_header]
+        for name, value in response.headers:
+            if name == b"content-length" or name == b"transfer-encoding":
+                continue
+            if name == b"connection" and value.lower() == b"close":
+                self.keep_alive = False
+            parts.append(b"%s: %s\r\n" % (name, value))
+        body = response.body
+        has_body = status >= 200 and status != 204 and status != 304
+        if has_body:
+            parts.append(b"content-length: %d\r\n" % len(body))
+        head = self._end_head(parts)
+        if body and has_body and not self.head_only:
+            return head + body
+        return head
+
+    def _head(self, body: bytes, more: bool) -> bytes:
+        """The status line and headers, with the first part of the body when it has one."""
         status = self.status
         state = self.proto.state
         parts = [STATUS_LINES.get(status) or _status_line(status), state.date_header]
@@ -281,8 +296,6 @@ class RequestCycle:
         for name, value in self.response_headers:
             lower = name.lower()
             if lower == b"content-length" or lower == b"transfer-encoding":
-                if own_length:
-                    continue
                 framed = True
             elif lower == b"connection" and value.lower() == b"close":
                 self.keep_alive = False
@@ -296,6 +309,19 @@ class RequestCycle:
                 parts.append(b"transfer-encoding: chunked\r\n")
             else:
                 self.keep_alive = False  # the end of the body is the end of the connection
+        head = self._end_head(parts)
+        if self.head_only or not has_body:
+            self.head_only = True
+            return head
+        if body:
+            return head + (_chunk(body) if self.chunked else body)
+        return head
+
+
+    def _end_head(self, parts: list[bytes]) -> bytes:
+        """The head from its lines so far: `connection: close` when the connection ends after
+        this response, the blank line, and a check that no header value broke its line."""
+        state = self.proto.state
         if not self.keep_alive or state.shutting_down:
             self.keep_alive = False
             parts.append(b"connection: close\r\n")
@@ -304,11 +330,6 @@ class RequestCycle:
         # A line break inside a header would let its value forge headers (response splitting).
         if head.count(b"\n") != len(parts) - (not state.date_header):
             raise RuntimeError("a response header contains a line break")
-        if self.head_only or not has_body:
-            self.head_only = True
-            return head
-        if body:
-            return head + (_chunk(body) if self.chunked else body)
         return head
 
 
@@ -428,9 +449,10 @@ class HttpProtocol(asyncio.Protocol):
         path = raw_path.decode("latin-1")
         if "%" in path:
             path = unquote(path, encoding="latin-1")
+        method = parser.get_method()
         cycle = RequestCycle(
             self,
-            parser.get_method().decode("ascii"),
+            METHODS.get(method) or method.decode("ascii"),
             path,
             raw_path,
             query,
@@ -469,7 +491,8 @@ class HttpProtocol(asyncio.Protocol):
         cycle = self.parsing
         if cycle is not None:
             cycle.body_complete = True
-            cycle.wake()
+            if cycle.waiter is not None:
+                cycle.wake()
         self.parsing = None
 
     # -- cycles
@@ -489,7 +512,7 @@ class HttpProtocol(asyncio.Protocol):
         self.idle_ticks = 0
         if self.pipeline:
             self._start(self.pipeline.popleft())
-        if not self.pipeline:
+        if not self.pipeline and self.reading_paused:
             self.resume_reading()
 
     # -- flow control and output

@@ -818,10 +818,13 @@ class RouteTable(Generic[T]):
     complex segment, then plain parameter, then catch-all), ties in the order added.
     """
 
-    __slots__ = ("_count", "_dynamic", "_static")
+    __slots__ = ("_count", "_dynamic", "_exact", "_static")
 
     def __init__(self) -> None:
         self._static: dict[str, list[tuple[frozenset[str] | None, T]]] = {}
+        # The same lists by the request path a client most often sends for them ("/" + key):
+        # found without normalizing the path first.
+        self._exact: dict[str, list[tuple[frozenset[str] | None, T]]] = {}
         self._dynamic: list[_Entry[T]] = []
         self._count = 0
 
@@ -834,7 +837,9 @@ class RouteTable(Generic[T]):
         if route._static_key is not None:
             # A literal route outranks every parametrised route matching the same path, so
             # it can be answered before looking at them.
-            self._static.setdefault(route._static_key, []).append((allowed, target))
+            candidates = self._static.setdefault(route._static_key, [])
+            candidates.append((allowed, target))
+            self._exact["/" + route._static_key] = candidates
         else:
             entry = _Entry(route, allowed, target, self._count)
             bisect.insort(self._dynamic, entry, key=_entry_key)
@@ -842,6 +847,11 @@ class RouteTable(Generic[T]):
 
     def match(self, method: str, path: str) -> tuple[T, dict[str, str]] | None:
         """The target and route values for a request, or None (the caller answers 404)."""
+        candidates = self._exact.get(path)
+        if candidates is not None:
+            for allowed, target in candidates:
+                if allowed is None or method in allowed or method.upper() in allowed:
+                    return target, {}
         if path.startswith("/"):
             path = path[1:]
         if path.endswith("/"):

@@ -214,8 +214,16 @@ class Invoker:
         # Where the Executing/Executed lines go: the console's line writer, else the logger.
         self._line: Callable[[str], None] = log_line if log_line is not None else logger.info
         self.new_invocation_id = InvocationIds()
+        # The loop the host runs on, once started (`bind`): with it, finding the current task
+        # costs no get_running_loop(), which makes a getpid() system call on Python 3.11.
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop | None) -> None:
+        """Run invocations on `loop` from now on (None: whichever loop is running)."""
+        self.loop = loop
 
     async def shutdown(self) -> None:
+        self.loop = None
         if self.deadlines is not None:
             await self.deadlines.close()
         self.pool.shutdown()
@@ -263,9 +271,10 @@ class Invoker:
                 RetryContext(retry_count, max_retries),
             )
         tag = (spec.name, invocation_id)
-        task = asyncio.current_task()
+        task = asyncio.current_task(self.loop)
         assert task is not None, "an invocation runs in an asyncio task"
-        INVOCATION_TAGS.enter_task(task, tag)
+        tagged = INVOCATION_TAGS.tasks
+        tagged[task] = tag
         started = 0.0
         log_lines = logger.isEnabledFor(logging.INFO)
         if log_lines:
@@ -321,7 +330,7 @@ class Invoker:
                     f"Executed 'Functions.{spec.name}' ({outcome}, Id={invocation_id}, "
                     f"Duration={duration}ms)"
                 )
-            INVOCATION_TAGS.leave_task(task)
+            del tagged[task]
         return result
 
     def _arguments(

@@ -28,14 +28,10 @@ class InvocationTags:
     """Which invocation the running code serves: by asyncio task, or by pool thread."""
 
     def __init__(self) -> None:
-        self._tasks: dict[object, Tag] = {}
+        # The invocation of each task running one. The invoker sets and removes its entry
+        # itself, with no method call: this happens twice per invocation.
+        self.tasks: dict[object, Tag] = {}
         self._thread = threading.local()
-
-    def enter_task(self, task: object, tag: Tag) -> None:
-        self._tasks[task] = tag
-
-    def leave_task(self, task: object) -> None:
-        self._tasks.pop(task, None)
 
     def enter_thread(self, tag: Tag) -> None:
         self._thread.tag = tag
@@ -53,7 +49,7 @@ class InvocationTags:
             task = asyncio.current_task()
         except RuntimeError:  # no event loop in this thread
             return None
-        return self._tasks.get(task) if task is not None else None
+        return self.tasks.get(task) if task is not None else None
 
 
 # One per process, like the root logger whose filter reads it.
