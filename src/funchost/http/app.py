@@ -21,7 +21,7 @@ from funchost.http.exchange import BodyTooLarge, Request, Respond, Response, rea
 from funchost.http.homepage import HOMEPAGE
 from funchost.http.routing import RouteTable
 from funchost.indexing.spec import FunctionSpec
-from funchost.invocation.invoker import FunctionIO, TriggerEvent
+from funchost.invocation.invoker import EMPTY, HOST_API_REASON, FunctionIO, TriggerEvent
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -184,9 +184,12 @@ class HostApp:
             body = b""  # no body framing: the request has none (RFC 9112 6.3)
         event = TriggerEvent(
             None,
-            traceparent=headers.get("traceparent"),
-            tracestate=headers.get("tracestate", ""),
-            value=build_request(
+            EMPTY,
+            HOST_API_REASON,  # the real host's reason for HTTP invocations too
+            headers.get("traceparent"),
+            headers.get("tracestate", ""),
+            EMPTY,
+            build_request(
                 method,
                 _url(request),
                 headers=headers,

@@ -192,7 +192,9 @@ class RequestCycle:
                 message = self._message(response)
                 self.wrote_head = True
                 proto = self.proto
-                proto.write(message)
+                transport = proto.transport
+                if transport is not None and not transport.is_closing():
+                    transport.write(message)
                 if proto.writing_paused:
                     await proto.drain()
         except BaseException as exc:
@@ -316,7 +318,6 @@ class RequestCycle:
         if body:
             return head + (_chunk(body) if self.chunked else body)
         return head
-
 
     def _end_head(self, parts: list[bytes]) -> bytes:
         """The head from its lines so far: `connection: close` when the connection ends after

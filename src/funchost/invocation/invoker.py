@@ -42,6 +42,7 @@ logger = logging.getLogger("funchost.invocation")
 
 
 NOT_DECODED: Any = object()
+HOST_API_REASON = "This function was programmatically called via the host APIs."
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
@@ -67,7 +68,7 @@ class TriggerEvent:
         self,
         datum: meta.Datum | None,
         metadata: Mapping[str, meta.Datum] = EMPTY,
-        reason: str = "This function was programmatically called via the host APIs.",
+        reason: str = HOST_API_REASON,
         traceparent: str | None = None,
         tracestate: str = "",
         inputs: Mapping[str, meta.Datum] = EMPTY,
@@ -184,17 +185,18 @@ class InvocationIds:
     """Invocation ids shaped like version-4 UUIDs: a random prefix per invoker and a counter.
 
     Unique within the process (the counter) and across processes and hosts (80 random bits),
-    at a fraction of the cost of `uuid.uuid4()` on a path that runs for every request.
+    at a fraction of the cost of `uuid.uuid4()` on a path that runs for every request. The
+    invoker formats `prefix` and `next(counter) & 0xFFFFFFFFFFFF` itself, without a call.
     """
 
     def __init__(self) -> None:
         h = os.urandom(10).hex()
         variant = "89ab"[int(h[16], 16) & 3]
-        self._prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-"
-        self._counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+        self.prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-"
+        self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
     def __call__(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 class Invoker:
@@ -213,7 +215,7 @@ class Invoker:
         self.extensions_enabled = extensions_enabled
         # Where the Executing/Executed lines go: the console's line writer, else the logger.
         self._line: Callable[[str], None] = log_line if log_line is not None else logger.info
-        self.new_invocation_id = InvocationIds()
+        self.invocation_ids = InvocationIds()
         # The loop the host runs on, once started (`bind`): with it, finding the current task
         # costs no get_running_loop(), which makes a getpid() system call on Python 3.11.
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -256,7 +258,8 @@ class Invoker:
         max_retries: int = 0,
         io: FunctionIO | None = None,
     ) -> InvocationResult:
-        invocation_id = self.new_invocation_id()
+        ids = self.invocation_ids
+        invocation_id = f"{ids.prefix}{next(ids.counter) & 0xFFFFFFFFFFFF:012x}"
         context: Context | None = None
         if spec.requires_context or self.extensions_enabled:
             context = Context(
@@ -282,7 +285,7 @@ class Invoker:
             self._line(
                 f"Executing 'Functions.{spec.name}' (Reason='{event.reason}', Id={invocation_id})"
             )
-        result = InvocationResult(invocation_id, succeeded=False)
+        result = InvocationResult(invocation_id)
         try:
             inputs = event.inputs if io is None else await io.read(event)
             args, outs = self._arguments(spec, event, inputs, context)
@@ -306,7 +309,12 @@ class Invoker:
                 if deadlines.leave(task):  # the function swallowed the cancellation
                     task.uncancel()
                     raise self._timeout(spec, invocation_id)
-            self._collect(spec, value, outs, result)
+            rp = spec.return_param
+            if not outs and rp is not None and value is not None:
+                # The common case (a return value, no `func.Out` parameter) without a call.
+                result.outputs["$return"] = encode_output(rp, value)
+            else:
+                self._collect(spec, value, outs, result)
             if io is not None:
                 await io.write(result.outputs, event)
             result.succeeded = True
