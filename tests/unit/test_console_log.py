@@ -11,6 +11,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from funchost.invocation.logs import ConsoleHandler
 
 STAMPED = re.compile(r"^\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\] (.*)$")
@@ -140,3 +142,24 @@ def test_flush_writes_what_a_stopped_loop_left_queued(tmp_path: Path) -> None:
         assert path.read_text() == ""
         handler.flush()  # what logging.shutdown and the exit hook call
         assert _lines(path.read_text()) == ["queued when the loop stopped"]
+
+
+def test_each_line_is_stamped_with_its_own_millisecond_even_when_the_clock_goes_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from funchost.invocation import logs
+
+    times = iter([1_700_000_000.0004, 1_700_000_000.0009, 1_700_000_000.0011, 1_699_999_999.5])
+    monkeypatch.setattr(logs, "_now", lambda: next(times))
+    path = tmp_path / "out.log"
+    with open(path, "w") as stream:
+        handler = ConsoleHandler(stream)
+        for name in ("a", "b", "c", "d"):
+            handler.line(name)  # no running loop: written at once
+    stamps = [line.split("]")[0] for line in path.read_text().splitlines()]
+    assert stamps == [
+        "[2023-11-14T22:13:20.000Z",
+        "[2023-11-14T22:13:20.000Z",
+        "[2023-11-14T22:13:20.001Z",
+        "[2023-11-14T22:13:19.500Z",
+    ]

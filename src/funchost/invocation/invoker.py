@@ -289,7 +289,11 @@ class Invoker:
         try:
             inputs = event.inputs if io is None else await io.read(event)
             args, outs = self._arguments(spec, event, inputs, context)
-            awaitable = self._start(spec, args, context, tag)
+            if spec.is_async and context is None:
+                # The common case needs no wrapper coroutine: one frame less per invocation.
+                awaitable = spec.callable(**args)
+            else:
+                awaitable = self._start(spec, args, context, tag)
             deadlines = self.deadlines
             if deadlines is None:
                 value = await awaitable
@@ -377,7 +381,6 @@ class Invoker:
                 _run_sync, spec.callable, args, context, self.extensions_enabled, tag
             )
         if context is None:
-            # The common case needs no wrapper coroutine: one frame less per invocation.
             return spec.callable(**args)  # type: ignore[no-any-return]
         return _run_async(spec.callable, args, context, self.extensions_enabled)
 

@@ -104,6 +104,9 @@ class HostFormatter(logging.Formatter):
         return text
 
 
+_now = time.time
+
+
 class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to a terminal at once; to a file or pipe in batches, from the event loop.
 
@@ -128,7 +131,8 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         # never appended between a check that found the list empty and the flush it schedules.
         self._pending: list[str] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that writes batches
-        self._prefix_ms = -1
+        # The `[time] ` prefix of the millisecond [_prefix_from, _prefix_until) in seconds.
+        self._prefix_from = self._prefix_until = 0.0
         self._prefix = ""
         self._writer: _WriterThread | None = None if _never_blocks(stream) else _WriterThread()
         if not self.interactive:
@@ -155,14 +159,14 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         """Write one host line as formatted text, skipping LogRecord creation (hot path).
 
         Called on the event loop's thread. The `[time] ` prefix is formatted once per
-        millisecond, which many lines share under load. Two lines per request cost several
-        times more in a busy server than their parts do alone (docs/benchmarks.md), so each
-        step saved here shows in the request rate.
+        millisecond, which many lines share under load; telling whether the millisecond
+        changed costs two float comparisons. Two lines per request cost several times more in
+        a busy server than their parts do alone (docs/benchmarks.md), so each step saved here
+        shows in the request rate.
         """
-        ms = int(time.time() * 1000)
-        if ms != self._prefix_ms:
-            self._prefix_ms = ms
-            self._prefix = f"[{self.host_formatter.stamp_ms(ms)}] "
+        now = _now()
+        if now >= self._prefix_until or now < self._prefix_from:  # (the clock can go back)
+            self._set_prefix(now)
         if self.interactive:
             with self.lock:  # type: ignore[union-attr]
                 self.stream.write(self._prefix + text + "\n")
@@ -172,6 +176,12 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pending.append(self._prefix + text)
         if len(pending) == 1:
             self._schedule()
+
+    def _set_prefix(self, now: float) -> None:
+        ms = int(now * 1000)
+        self._prefix_from = ms / 1000
+        self._prefix_until = (ms + 1) / 1000
+        self._prefix = f"[{self.host_formatter.stamp_ms(ms)}] "
 
     def _schedule(self) -> None:
         """Have the first line's batch written `interval` from now, or at once without a loop."""
