@@ -38,7 +38,7 @@ class Host:
         config: HostConfig,
         index: AppIndex | None = None,
         *,
-        log_line: Callable[[str], None] | None = None,
+        log_line: Callable[..., None] | None = None,
     ) -> None:
         self.config = config
         self.index = index if index is not None else index_app(config)

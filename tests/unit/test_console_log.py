@@ -33,15 +33,18 @@ def test_lines_on_a_loop_are_written_in_a_batch_shortly_after(tmp_path: Path) ->
         handler = ConsoleHandler(stream, interval=0.05)
 
         async def main() -> tuple[str, str]:
-            handler.line("Executing 'Functions.a'")
-            handler.line("Executed 'Functions.a'")
+            handler.line("Executing 'Functions.%s' (Id=%s)", "a", "1")
+            handler.line("Executed 'Functions.a' (100% done, no arguments to format)")
             at_once = path.read_text()
             await asyncio.sleep(0.3)
             return at_once, path.read_text()
 
         at_once, later = asyncio.run(main())
     assert at_once == ""  # batched, not written line by line
-    assert _lines(later) == ["Executing 'Functions.a'", "Executed 'Functions.a'"]
+    assert _lines(later) == [
+        "Executing 'Functions.a' (Id=1)",
+        "Executed 'Functions.a' (100% done, no arguments to format)",
+    ]
 
 
 def test_without_a_running_loop_lines_are_written_at_once(tmp_path: Path) -> None:

@@ -206,7 +206,7 @@ class Invoker:
         thread_count: int | None = None,
         function_timeout: float | None = None,
         extensions_enabled: bool = False,
-        log_line: Callable[[str], None] | None = None,
+        log_line: Callable[..., None] | None = None,
     ) -> None:
         workers = thread_count or min(32, (os.cpu_count() or 1) + 4)
         self.pool = LoopThreadPool(workers, thread_name_prefix="funchost")
@@ -214,7 +214,8 @@ class Invoker:
         self.deadlines = Deadlines(function_timeout) if function_timeout else None
         self.extensions_enabled = extensions_enabled
         # Where the Executing/Executed lines go: the console's line writer, else the logger.
-        self._line: Callable[[str], None] = log_line if log_line is not None else logger.info
+        # (message, *args), formatted as `message % args` like a log record's.
+        self._line: Callable[..., None] = log_line if log_line is not None else logger.info
         self.invocation_ids = InvocationIds()
         # The loop the host runs on, once started (`bind`): with it, finding the current task
         # costs no get_running_loop(), which makes a getpid() system call on Python 3.11.
@@ -283,7 +284,10 @@ class Invoker:
         if log_lines:
             started = time.perf_counter()
             self._line(
-                f"Executing 'Functions.{spec.name}' (Reason='{event.reason}', Id={invocation_id})"
+                "Executing 'Functions.%s' (Reason='%s', Id=%s)",
+                spec.name,
+                event.reason,
+                invocation_id,
             )
         result = InvocationResult(invocation_id)
         try:
@@ -339,8 +343,11 @@ class Invoker:
                 duration = int((time.perf_counter() - started) * 1000)
                 outcome = "Succeeded" if result.succeeded else "Failed"
                 self._line(
-                    f"Executed 'Functions.{spec.name}' ({outcome}, Id={invocation_id}, "
-                    f"Duration={duration}ms)"
+                    "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)",
+                    spec.name,
+                    outcome,
+                    invocation_id,
+                    duration,
                 )
             del tagged[task]
         return result
