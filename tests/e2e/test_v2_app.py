@@ -54,6 +54,14 @@ def test_framing_headers_set_by_a_function_are_replaced_by_the_hosts(
         _assert_host_frames_the_body(host.client)
 
 
+def test_context_variables_never_leak_between_requests_on_one_connection(
+    start_host: StartHost,
+) -> None:
+    client = start_host(APPS / "v2").client  # keep-alive: every request on one connection
+    for mark in ("a", "b", "c"):
+        assert client.get("/api/context-isolation", params={"mark": mark}).text == "unset"
+
+
 def _timed_parallel(url: str, n: int) -> tuple[float, list[str]]:
     started = time.monotonic()
     with concurrent.futures.ThreadPoolExecutor(n) as pool:

@@ -201,7 +201,7 @@ class HostApp:
         if function.io is not None:
             event.binding_data = http_binding_data(body, query, route_values, headers)
         # HTTP functions take no retry policy, so the invoker runs them once, directly.
-        result = await self.invoker.invoke_once(function.spec, event, io=function.io)
+        result = await self.invoker.invoke_once(function.spec, event, 0, 0, function.io)
         if not result.succeeded:
             return Response(500, cors_headers)
         parts = result.outputs.get(function.output_name or "$return") or NO_CONTENT

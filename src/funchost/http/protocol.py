@@ -106,6 +106,8 @@ class RequestCycle:
     )
 
     scheme = "http"
+    headers: dict[str, str]
+    raw_headers: list[tuple[bytes, bytes]]
 
     def __init__(
         self,
@@ -114,6 +116,7 @@ class RequestCycle:
         path: str,
         raw_path: bytes,
         query_string: bytes,
+        http_version: str,
         keep_alive: bool,
     ) -> None:
         self.proto = proto
@@ -121,9 +124,9 @@ class RequestCycle:
         self.path = path
         self.raw_path = raw_path
         self.query_string = query_string
-        self.http_version = "1.1"
-        self.headers: dict[str, str] = {}  # for the host application
-        self.raw_headers: list[tuple[bytes, bytes]] = []  # for an ASGI application
+        self.http_version = http_version
+        # The parser sets `headers` (a dict, for the host application) or `raw_headers` (a
+        # list, for an ASGI application): only one of them is ever read.
         self.keep_alive = keep_alive
         self.body: deque[bytes] = deque()
         self.body_size = 0
@@ -457,9 +460,9 @@ class HttpProtocol(asyncio.Protocol):
             path,
             raw_path,
             query,
+            parser.get_http_version(),
             parser.should_keep_alive(),
         )
-        cycle.http_version = parser.get_http_version()
         if self.respond is None:
             headers = cycle.raw_headers = self.headers
             self.headers = []

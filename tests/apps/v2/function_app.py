@@ -1,4 +1,5 @@
 import asyncio
+import contextvars
 import json
 import threading
 import time
@@ -65,3 +66,13 @@ def framing(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(
         "framed by the host", headers={"Content-Length": "999", "Transfer-Encoding": "chunked"}
     )
+
+
+REQUEST_MARK: contextvars.ContextVar[str] = contextvars.ContextVar("request_mark")
+
+
+@app.route(route="context-isolation", auth_level=func.AuthLevel.ANONYMOUS)
+async def context_isolation(req: func.HttpRequest) -> func.HttpResponse:
+    seen = REQUEST_MARK.get("unset")
+    REQUEST_MARK.set(req.params.get("mark", ""))
+    return func.HttpResponse(seen)
