@@ -182,6 +182,11 @@ class HostApp:
                 return Response(413, cors_headers)
         else:
             body = b""  # no body framing: the request has none (RFC 9112 6.3)
+        host = headers.get("host")
+        url = f"{request.scheme}://{host}" if host else _origin(request)
+        url += request.raw_path.decode("latin-1")
+        if query_string:
+            url = f"{url}?{query_string.decode('latin-1')}"
         event = TriggerEvent(
             None,
             EMPTY,
@@ -191,7 +196,7 @@ class HostApp:
             EMPTY,
             build_request(
                 method,
-                _url(request),
+                url,
                 headers=headers,
                 params=query,
                 route_params=route_values,
@@ -277,13 +282,3 @@ def _origin(request: Request) -> str:
         server = request.server or ("localhost", 80)
         host = f"{server[0]}:{server[1]}"
     return f"{request.scheme}://{host}"
-
-
-def _url(request: Request) -> str:
-    host = request.headers.get("host")
-    origin = f"{request.scheme}://{host}" if host else _origin(request)
-    path = request.raw_path.decode("latin-1")
-    query_string = request.query_string
-    if query_string:
-        return f"{origin}{path}?{query_string.decode('latin-1')}"
-    return origin + path
