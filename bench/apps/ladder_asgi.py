@@ -109,7 +109,9 @@ async def app(scope: MutableMapping[str, Any], receive: Receive, send: Send) -> 
     url = f"{scope.get('scheme', 'http')}://{host}{raw_path.decode('latin-1')}"
     if query_string:
         url += "?" + query_string.decode("latin-1")
-    req = build_request(method, url, headers, query, route_values, body)
+    req = build_request(
+        method, url, headers=headers, params=query, route_params=route_values, body=body
+    )
 
     if LEVEL == "1":
         await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
