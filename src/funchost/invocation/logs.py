@@ -113,11 +113,12 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
     Two lines per invocation written and flushed one by one cost more than the invocation
     itself under load. So when nobody watches a terminal, lines are queued, and the first line
     of a batch asks the event loop the host runs on to write the batch `interval` seconds
-    later. Writing from the loop, rather than from a thread of its own, spares every request
-    the GIL hand-overs such a thread causes (6% of the request rate, docs/benchmarks.md).
-    A regular file is written by the loop itself. A pipe or socket, whose reader could stall,
-    is written by a writer thread, so a slow reader never blocks the host. Without a running
-    loop (the CLI, the reload supervisor), and at exit, lines are written at once.
+    later. The loop assembles the batch: a thread that woke up to assemble and write batches
+    itself, the earlier design, cost about 6% of the request rate (docs/benchmarks.md). A
+    regular file is written by the loop too. A pipe or socket, whose reader could stall, is
+    written by a writer thread that only writes, so a slow reader never blocks the host (and
+    the rate is the same as with a file). Without a running loop (the CLI, the reload
+    supervisor), and at exit, lines are written at once.
     """
 
     def __init__(self, stream: TextIO, interval: float = 0.01) -> None:
