@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
 import sys
 from collections.abc import Iterator
 
 import pytest
 
 from tests.conftest import APPS, RunningHost, free_port, launch
+from tests.e2e.test_http_server import read_response
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +250,31 @@ def test_status_reports_version(v1: RunningHost) -> None:
     assert status["state"] == "Running"
     assert status["version"].startswith("4.")
     assert json.dumps(status)
+
+
+def test_host_serves_pipelined_chunked_head_and_expect_continue_requests_on_one_connection(
+    v1: RunningHost,
+) -> None:
+    with socket.create_connection(("127.0.0.1", v1.port), timeout=10) as conn:
+        conn.sendall(
+            b"GET /api/echo/a HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"POST /api/echo/b HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
+            b"HEAD /api/echo/c HTTP/1.1\r\nHost: h\r\n\r\n"
+            b"GET /api/echo/d?q=1 HTTP/1.1\r\nHost: h\r\n\r\n"
+        )
+        status, _, body = read_response(conn)
+        assert status == b"HTTP/1.1 200 OK" and json.loads(body)["url"] == "http://h/api/echo/a"
+        assert json.loads(read_response(conn)[2])["body_text"] == "hello world"
+        status, headers, body = read_response(conn)
+        assert (status, body) == (b"HTTP/1.1 200 OK", b"")
+        assert headers[b"content-type"] == b"application/json"
+        assert json.loads(read_response(conn)[2])["url"] == "http://h/api/echo/d?q=1"
+        # The host asks for the body only once the request may proceed.
+        conn.sendall(
+            b"POST /api/echo/e HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+            b"Expect: 100-continue\r\n\r\n"
+        )
+        assert conn.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        conn.sendall(b"data")
+        assert json.loads(read_response(conn)[2])["body_text"] == "data"
