@@ -86,11 +86,7 @@ def _from_response_object(obj: dict[str, Any]) -> HttpResponseParts:
     """A JSON object string with a `body` key, read as a response object (as the host does)."""
     lowered = {k.lower(): v for k, v in obj.items()}
     status = int(lowered.get("status", lowered.get("statuscode", 200)) or 200)
-    headers: list[tuple[bytes, bytes]] = []
-    has_type = False
-    for k, v in (lowered.get("headers") or {}).items():
-        has_type = has_type or k.lower() == "content-type"
-        headers.append((k.lower().encode("latin-1"), str(v).encode("latin-1")))
+    headers, has_type = _function_headers((lowered.get("headers") or {}).items())
     body = lowered.get("body")
     if isinstance(body, (dict, list)):
         data = json.dumps(body).encode("utf-8")
@@ -107,14 +103,32 @@ _CONTENT_TYPES: dict[tuple[str, str], tuple[bytes, bytes]] = {}
 
 
 def _content_type(mimetype: str, charset: str) -> tuple[bytes, bytes]:
-    """The content-type header of a `func.HttpResponse` that sets none (as the converter)."""
-    header = _CONTENT_TYPES.get((mimetype, charset))
-    if header is None:
-        text = f"{mimetype}; charset={charset}" if mimetype.startswith("text/") else mimetype
-        header = (b"content-type", text.encode("latin-1"))
-        if len(_CONTENT_TYPES) < 256:  # a few pairs in any app; never unbounded
-            _CONTENT_TYPES[(mimetype, charset)] = header
+    """The content-type header of a `func.HttpResponse` that sets none (as the converter);
+    callers look in `_CONTENT_TYPES` first."""
+    text = f"{mimetype}; charset={charset}" if mimetype.startswith("text/") else mimetype
+    header = (b"content-type", text.encode("latin-1"))
+    if len(_CONTENT_TYPES) < 256:  # a few pairs in any app; never unbounded
+        _CONTENT_TYPES[(mimetype, charset)] = header
     return header
+
+
+# The server frames every body itself; a function's own framing headers are dropped.
+_FRAMING = frozenset({"content-length", "transfer-encoding"})
+
+
+def _function_headers(pairs: Iterable[tuple[str, Any]]) -> tuple[list[tuple[bytes, bytes]], bool]:
+    """A function's response headers as the host sends them: names lower-cased, values as
+    text, framing headers dropped; and whether they set a content type."""
+    out: list[tuple[bytes, bytes]] = []
+    has_type = False
+    for name, value in pairs:
+        lowered = name.lower()
+        if lowered in _FRAMING:
+            continue
+        if lowered == "content-type":
+            has_type = True
+        out.append((lowered.encode("latin-1"), str(value).encode("latin-1")))
+    return out, has_type
 
 
 def http_output(value: Any, pytype: Any) -> HttpResponseParts:
@@ -128,14 +142,8 @@ def http_output(value: Any, pytype: Any) -> HttpResponseParts:
     # The exact-type test first: an ABC isinstance check costs more than the rest of this line.
     if type(value) is LibraryHttpResponse or isinstance(value, func_abc.HttpResponse):
         headers = value.headers
-        out: list[tuple[bytes, bytes]] = []
-        has_type = False
-        if headers:  # most responses set none: no iteration then
-            for name, header in headers.items():
-                lowered = name.lower()
-                if lowered == "content-type":
-                    has_type = True
-                out.append((lowered.encode("latin-1"), str(header).encode("latin-1")))
+        # Most responses set no headers: no iteration then.
+        out, has_type = _function_headers(headers.items()) if headers else ([], False)
         if not has_type:
             mimetype, charset = value.mimetype, value.charset
             out.append(_CONTENT_TYPES.get((mimetype, charset)) or _content_type(mimetype, charset))
@@ -153,10 +161,9 @@ def response_parts(datum: meta.Datum | None) -> HttpResponseParts:
     if datum.type == "http":
         value = datum.value
         status = int(value["status_code"].value) if value.get("status_code") else 200
-        headers = [
-            (name.lower().encode("latin-1"), str(h.value).encode("latin-1"))
-            for name, h in value.get("headers", {}).items()
-        ]
+        headers, _ = _function_headers(
+            (name, h.value) for name, h in value.get("headers", {}).items()
+        )
         for cookie in value.get("cookies") or ():
             if isinstance(cookie, SimpleCookie):
                 for morsel in cookie.values():

@@ -31,7 +31,6 @@ Send = Callable[[Message], Awaitable[None]]
 logger = logging.getLogger("funchost.http")
 
 _EMPTY: list[tuple[bytes, bytes]] = []
-_FRAMING = (b"content-length", b"transfer-encoding")
 
 
 class HttpFunction:
@@ -104,9 +103,7 @@ class HostApp:
         if kind == "http":
             response = await self.respond(AsgiRequest(scope, receive))
             body = response.body
-            # The length is always funchost's own, whatever headers the function set.
-            headers = [(b"content-length", b"%d" % len(body))]
-            headers += [h for h in response.headers if h[0] not in _FRAMING]
+            headers = [(b"content-length", b"%d" % len(body)), *response.headers]
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
             )

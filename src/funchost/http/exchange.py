@@ -45,8 +45,8 @@ class Request(Protocol):
         ...
 
 
-# A `Response` is a status, headers with lower-case names, and the whole body; the server
-# writes the framing (content-length) itself, replacing any the headers carry.
+# A `Response` is a status, headers with lower-case names and no framing headers, and the
+# whole body; the server writes the framing (content-length) itself.
 Respond = Callable[[Request], Awaitable[Response]]
 
 

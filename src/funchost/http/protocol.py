@@ -195,9 +195,7 @@ class RequestCycle:
                 message = self._message(response)
                 self.wrote_head = True
                 proto = self.proto
-                transport = proto.transport
-                if transport is not None and not transport.is_closing():
-                    transport.write(message)
+                proto.write(message)
                 if proto.writing_paused:
                     await proto.drain()
         except BaseException as exc:
@@ -272,14 +270,12 @@ class RequestCycle:
     def _message(self, response: Response) -> bytes:
         """A whole response of the host application, as written: status line, headers, the
         server's own framing, body. Less work than `_head`, which serves any ASGI application:
-        the host's header names are lower-case, and whatever framing they carry is replaced.
+        the host's header names are lower-case and carry no framing (funchost.http.exchange).
         """
         status = response.status
         state = self.proto.state
         parts = [STATUS_LINES.get(status) or _status_line(status), state.date_header]
         for name, value in response.headers:
-            if name == b"content-length" or name == b"transfer-encoding":
-                continue
             if name == b"connection" and value.lower() == b"close":
                 self.keep_alive = False
             parts.append(b"%s: %s\r\n" % (name, value))

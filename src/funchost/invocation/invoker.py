@@ -195,9 +195,6 @@ class InvocationIds:
         self.prefix = f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-"
         self.counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
 
-    def __call__(self) -> str:
-        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
-
 
 class Invoker:
     def __init__(

@@ -135,7 +135,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         # The `[time] ` prefix of the millisecond [_prefix_from, _prefix_until) in seconds.
         self._prefix_from = self._prefix_until = 0.0
         self._prefix = ""
-        self._writer: _WriterThread | None = None if _never_blocks(stream) else _WriterThread()
+        self._writer = None if _never_blocks(stream) else _WriterThread(stream)
         if not self.interactive:
             atexit.register(self.flush)
 
@@ -146,9 +146,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             self.handleError(record)
             return
         if self.interactive:
-            with self.lock:  # type: ignore[union-attr]
-                self.stream.write(text + "\n")
-                self.stream.flush()
+            self._write_now(text + "\n")
             return
         with self.lock:  # type: ignore[union-attr]
             first = not self._pending
@@ -169,9 +167,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         if now >= self._prefix_until or now < self._prefix_from:  # (the clock can go back)
             self._set_prefix(now)
         if self.interactive:
-            with self.lock:  # type: ignore[union-attr]
-                self.stream.write(self._prefix + (message % args if args else message) + "\n")
-                self.stream.flush()
+            self._write_now(self._prefix + (message % args if args else message) + "\n")
             return
         pending = self._pending
         pending.append((self._prefix, message, args))
@@ -209,7 +205,7 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
             return
         text = self._take()
         if text:
-            writer.put(text, self.stream)
+            writer.put(text)
 
     def _take(self) -> str:
         with self.lock:  # type: ignore[union-attr]
@@ -228,8 +224,10 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         text = self._take()
         if self._writer is not None:
             self._writer.drain()
-        if not text:
-            return
+        if text:
+            self._write_now(text)
+
+    def _write_now(self, text: str) -> None:
         with self.lock:  # type: ignore[union-attr]
             try:
                 self.stream.write(text)
@@ -253,20 +251,21 @@ def _never_blocks(stream: TextIO) -> bool:
 class _WriterThread:
     """Writes batches to a pipe or socket, so a reader that stalls never stalls the loop."""
 
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[tuple[str, TextIO]] = queue.SimpleQueue()
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self._queue: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._unwritten = 0  # batches handed over and not yet written
         self._written = threading.Condition()
         self._thread: threading.Thread | None = None
         self.alive = True
 
-    def put(self, text: str, stream: TextIO) -> None:
+    def put(self, text: str) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, daemon=True, name="log-writer")
             self._thread.start()
         with self._written:
             self._unwritten += 1
-        self._queue.put((text, stream))
+        self._queue.put(text)
 
     def drain(self, timeout: float = 5.0) -> None:
         """Wait until the batches handed over are written (for a final flush, in order)."""
@@ -276,10 +275,10 @@ class _WriterThread:
 
     def _run(self) -> None:
         while True:
-            text, stream = self._queue.get()
+            text = self._queue.get()
             try:
-                stream.write(text)
-                stream.flush()
+                self.stream.write(text)
+                self.stream.flush()
             except (OSError, ValueError):
                 self.alive = False  # the reader is gone: later lines are written in place
             with self._written:
