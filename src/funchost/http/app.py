@@ -17,7 +17,14 @@ from funchost.bindings.http import NO_CONTENT, build_request, join_headers, rout
 from funchost.host import Host
 from funchost.http.admin import handle_admin
 from funchost.http.cors import CorsPolicy
-from funchost.http.exchange import BodyTooLarge, Request, Respond, Response, read_body
+from funchost.http.exchange import (
+    BodyIncomplete,
+    BodyTooLarge,
+    Request,
+    Respond,
+    Response,
+    read_body,
+)
 from funchost.http.homepage import HOMEPAGE
 from funchost.http.routing import RouteTable
 from funchost.indexing.spec import FunctionSpec
@@ -177,6 +184,8 @@ class HostApp:
                 body = await request.read_body(self.body_limit)
             except BodyTooLarge:
                 return Response(413, cors_headers)
+            except BodyIncomplete:
+                return Response(400, cors_headers)  # never runs: the body did not arrive whole
         else:
             body = b""  # no body framing: the request has none (RFC 9112 6.3)
         host = headers.get("host")
@@ -228,6 +237,8 @@ class HostApp:
             body = await request.read_body(self.body_limit)
         except BodyTooLarge:
             return Response(413, cors_headers)
+        except BodyIncomplete:
+            return Response(400, cors_headers)
         answer = handle_admin(self.host, request.method, path, body, _origin(request))
         if answer is None:
             return Response(404, cors_headers)

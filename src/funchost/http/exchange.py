@@ -13,11 +13,16 @@ from typing import Any, Protocol
 
 from funchost.bindings.http import HttpResponseParts as Response
 
-__all__ = ["BodyTooLarge", "Request", "Respond", "Response", "read_body"]
+__all__ = ["BodyIncomplete", "BodyTooLarge", "Request", "Respond", "Response", "read_body"]
 
 
 class BodyTooLarge(Exception):
     """The request body is larger than the limit `Request.read_body` was given."""
+
+
+class BodyIncomplete(Exception):
+    """The request body did not arrive whole: the client left, or sent a malformed body (the
+    server has answered 400 where it could). The request must not run."""
 
 
 class Request(Protocol):
@@ -41,7 +46,8 @@ class Request(Protocol):
     def client(self) -> tuple[str, int] | None: ...
 
     async def read_body(self, limit: int) -> bytes:
-        """The whole body; `BodyTooLarge` past `limit` bytes (before reading, when declared)."""
+        """The whole body; `BodyTooLarge` past `limit` bytes (before reading, when declared),
+        `BodyIncomplete` if it ends before its framing says it does."""
         ...
 
 
@@ -63,7 +69,7 @@ async def read_body(
     while more:
         message = await receive()
         if message["type"] == "http.disconnect":
-            break
+            raise BodyIncomplete
         chunk = message.get("body", b"")
         if chunk:
             size += len(chunk)
