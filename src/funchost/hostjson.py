@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from funchost.errors import ConfigError
+from funchost.http.limits import HttpLimits, parse_http_limits
 from funchost.indexing.spec import RetrySpec
 from funchost.jsonfile import read_json_object
 from funchost.timespan import parse_timespan
@@ -36,6 +37,7 @@ class HostOptions:
     log_level: str | None = None
     file_watching: bool = True
     queues: QueueOptions = field(default_factory=QueueOptions)
+    http_limits: HttpLimits = field(default_factory=HttpLimits)
     extensions: dict[str, Any] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -152,7 +154,9 @@ def read_host_options(app_dir: Path) -> HostOptions:
     if not isinstance(extensions, dict):
         raise ConfigError(f"{HOST_JSON}: extensions must be a JSON object")
     http = extensions.get("http") or {}
-    prefix = http.get("routeprefix", "api") if isinstance(http, dict) else "api"
+    if not isinstance(http, dict):
+        raise ConfigError(f"{HOST_JSON}: extensions.http must be a JSON object")
+    prefix = http.get("routeprefix", "api")
     if not isinstance(prefix, str):
         raise ConfigError(f"{HOST_JSON}: extensions.http.routePrefix must be a string")
     timeout: float | None = DEFAULT_FUNCTION_TIMEOUT
@@ -181,6 +185,7 @@ def read_host_options(app_dir: Path) -> HostOptions:
         log_level=log_level,
         file_watching=data.get("filewatchingenabled", True) is not False,
         queues=parse_queue_options(extensions.get("queues")),
+        http_limits=parse_http_limits(http.get("limits")),
         extensions=extensions,
         raw=raw,
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from funchost.http.limits import HttpLimits
 from funchost.http.server import HttpServer
 from funchost.supervisor import listening_socket
 
@@ -297,7 +298,7 @@ def test_client_disconnect_reaches_the_app_and_the_server_carries_on() -> None:
 
 
 def test_idle_keep_alive_connection_is_closed_after_the_timeout() -> None:
-    with run_server(keep_alive_timeout=0.5) as server, server.connect() as conn:
+    with run_server(limits=HttpLimits(keep_alive_timeout=0.5)) as server, server.connect() as conn:
         conn.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
         read_response(conn)
         started = time.monotonic()
@@ -306,7 +307,7 @@ def test_idle_keep_alive_connection_is_closed_after_the_timeout() -> None:
 
 
 def test_slow_request_head_gets_408() -> None:
-    with run_server(headers_timeout=0.5) as server, server.connect() as conn:
+    with run_server(limits=HttpLimits(request_headers_timeout=0.5)) as server, server.connect() as conn:
         conn.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n")
         status, _, _ = read_response(conn)
         assert status == b"HTTP/1.1 408 Request Timeout"

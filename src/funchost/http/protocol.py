@@ -1,340 +1,55 @@
-"""One HTTP/1.1 connection of funchost's server: parsing (httptools), ASGI request cycles,
-keep-alive, pipelining, flow control in both directions.
+"""One HTTP/1.1 connection of funchost's server: parsing (httptools), the limits every client
+is held to, keep-alive, pipelining and flow control in both directions.
 
-Each request is served in its own task: by the host application's `respond`, which takes the
-request cycle itself (funchost.http.exchange), or as an ASGI `http` scope by any other ASGI
-application. Requests pipelined on one connection are answered in order: the next cycle
-starts when the previous response is complete. The response head is written with the first
-body chunk, in one write.
+Requests pipelined on one connection are answered in order: the next cycle
+(`funchost.http.cycle.RequestCycle`) starts when the previous response is complete.
+
+What a client sends is bounded as it arrives, never only once a line is complete
+(`funchost.http.limits.HttpLimits`): the bytes of a head (or of a chunked body's trailers) are
+counted before the parser buffers them, so a header line that never ends costs linear time and
+at most one read beyond the limit. Time limits (the head's deadline, the minimum rates of a
+request body and of a response) are checked by the server's sweeper once a second
+(`HttpProtocol.sweep`), so the request path pays nothing for them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
+import codecs
+import re
 from collections import deque
-from collections.abc import Awaitable, Callable, MutableMapping
-from http import HTTPStatus
 from typing import Any, NoReturn, cast
-from urllib.parse import unquote
 
 import httptools
 
-from funchost.http.exchange import Respond, Response, read_body
+from funchost.http.cycle import (
+    ASGI_INFO,
+    BODY_BUFFER_HIGH,
+    METHODS,
+    AsgiApp,
+    Message,
+    RequestCycle,
+    refusal,
+)
+from funchost.http.exchange import Respond
+from funchost.http.limits import HttpLimits
 
-logger = logging.getLogger("funchost.http")
+__all__ = ["ASGI_INFO", "AsgiApp", "HttpProtocol", "Message", "ServerState", "decode_path"]
 
-Message = MutableMapping[str, Any]
-Scope = MutableMapping[str, Any]
-AsgiApp = Callable[
-    [Scope, Callable[[], Awaitable[Message]], Callable[[Message], Awaitable[None]]],
-    Awaitable[None],
-]
-
-# Request body bytes buffered before reading from the socket pauses.
-BODY_BUFFER_HIGH = 256 * 1024
-ASGI_INFO = {"version": "3.0", "spec_version": "2.3"}
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-def _status_line(status: int) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase
-    except ValueError:
-        phrase = ""
-    return f"HTTP/1.1 {status} {phrase}\r\n".encode("latin-1")
-
-
-STATUS_LINES = {s.value: _status_line(s.value) for s in HTTPStatus}
-METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS")}
-
-
-def _refusal(status: int) -> bytes:
-    return STATUS_LINES[status] + b"content-length: 0\r\nconnection: close\r\n\r\n"
+# The request line's own bytes besides its target ("DELETE " and " HTTP/1.1\r\n"), allowed on
+# top of the target when a head's size is checked before its lines are complete.
+_REQUEST_LINE_FRAMING = 32
 
 
 class ServerState:
-    """What every connection of one server shares: settings, the Date header, live connections."""
+    """What every connection of one server shares: its limits, the Date header, live
+    connections."""
 
-    def __init__(
-        self,
-        *,
-        max_header_bytes: int = 32 * 1024,
-        max_request_line: int = 8 * 1024,
-        keep_alive_timeout: float = 130.0,
-        headers_timeout: float = 30.0,
-    ) -> None:
-        self.max_header_bytes = max_header_bytes
-        self.max_request_line = max_request_line
-        self.keep_alive_timeout = keep_alive_timeout
-        self.headers_timeout = headers_timeout
+    def __init__(self, limits: HttpLimits | None = None) -> None:
+        self.limits = limits or HttpLimits()
         self.connections: set[HttpProtocol] = set()
         self.date_header = b""
         self.shutting_down = False
-
-
-class RequestCycle:
-    """One request and its response.
-
-    An ASGI application sees it through `receive` and `send`; the host application
-    (`funchost.http.exchange.Respond`) gets the cycle itself as its `Request`.
-    """
-
-    __slots__ = (
-        "body",
-        "body_complete",
-        "body_size",
-        "chunked",
-        "disconnected",
-        "expect_continue",
-        "head_only",
-        "headers",
-        "http_version",
-        "keep_alive",
-        "method",
-        "path",
-        "proto",
-        "query_string",
-        "raw_headers",
-        "raw_path",
-        "response_complete",
-        "response_headers",
-        "response_started",
-        "status",
-        "waiter",
-        "wrote_head",
-    )
-
-    scheme = "http"
-    headers: dict[str, str]
-    raw_headers: list[tuple[bytes, bytes]]
-
-    def __init__(
-        self,
-        proto: HttpProtocol,
-        method: str,
-        path: str,
-        raw_path: bytes,
-        query_string: bytes,
-        http_version: str,
-        keep_alive: bool,
-    ) -> None:
-        self.proto = proto
-        self.method = method
-        self.path = path
-        self.raw_path = raw_path
-        self.query_string = query_string
-        self.http_version = http_version
-        # The parser sets `headers` (a dict, for the host application) or `raw_headers` (a
-        # list, for an ASGI application): only one of them is ever read.
-        self.keep_alive = keep_alive
-        self.body: deque[bytes] = deque()
-        self.body_size = 0
-        self.body_complete = False
-        self.expect_continue = False
-        self.disconnected = False
-        self.waiter: asyncio.Future[None] | None = None
-        self.head_only = method == "HEAD"
-        self.response_started = False
-        self.response_complete = False
-        self.wrote_head = False
-        self.chunked = False
-        # `status` and `response_headers` are set by an ASGI app's http.response.start.
-
-    @property
-    def server(self) -> tuple[str, int] | None:
-        return self.proto.server
-
-    @property
-    def client(self) -> tuple[str, int] | None:
-        return self.proto.client
-
-    # -- from the parser
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    # -- the ASGI side
-    async def run(self, app: AsgiApp) -> None:
-        scope = {
-            "type": "http",
-            "asgi": ASGI_INFO,
-            "http_version": self.http_version,
-            "method": self.method,
-            "scheme": "http",
-            "path": self.path,
-            "raw_path": self.raw_path,
-            "query_string": self.query_string,
-            "root_path": "",
-            "headers": self.raw_headers,
-            "server": self.proto.server,
-            "client": self.proto.client,
-        }
-        try:
-            await app(scope, self.receive, self.send)
-        except BaseException as exc:
-            if not isinstance(exc, Exception):
-                raise  # cancellation at shutdown
-            self._failed(exc)
-        else:
-            if not self.response_complete and not self.disconnected:
-                if not self.wrote_head:
-                    logger.error("The HTTP application returned without a response")
-                    self.proto.write(_refusal(500))
-                self.keep_alive = False
-        finally:
-            self.response_complete = True
-            self.proto.cycle_done(self)
-
-    async def respond(self, respond: Respond) -> None:
-        """Serve the request with the host application's `respond`, no ASGI in between."""
-        try:
-            response = await respond(self)
-            if not self.disconnected:
-                message = self._message(response)
-                self.wrote_head = True
-                proto = self.proto
-                proto.write(message)
-                if proto.writing_paused:
-                    await proto.drain()
-        except BaseException as exc:
-            if not isinstance(exc, Exception):
-                raise  # cancellation at shutdown
-            self._failed(exc)
-        finally:
-            self.response_complete = True
-            self.proto.cycle_done(self)
-
-    def _failed(self, exc: Exception) -> None:
-        logger.error("Exception in the HTTP application", exc_info=exc)
-        if not self.wrote_head and not self.disconnected:
-            self.proto.write(_refusal(500))
-        self.keep_alive = False
-
-    async def read_body(self, limit: int) -> bytes:
-        return await read_body(self.receive, self.headers, limit)
-
-    async def receive(self) -> Message:
-        if self.expect_continue and not self.response_started:
-            self.expect_continue = False
-            self.proto.write(CONTINUE)
-        while not self.body and not self.body_complete and not self.disconnected:
-            self.proto.resume_reading()
-            self.waiter = self.proto.loop.create_future()
-            await self.waiter
-            self.waiter = None
-        if self.disconnected or (self.response_complete and not self.body):
-            return {"type": "http.disconnect"}
-        if self.body:
-            chunk = self.body.popleft() if len(self.body) == 1 else b"".join(self.body)
-            self.body.clear()
-            self.body_size = 0
-            self.proto.resume_reading()
-        else:
-            chunk = b""
-        return {"type": "http.request", "body": chunk, "more_body": not self.body_complete}
-
-    async def send(self, message: Message) -> None:
-        kind = message["type"]
-        if kind == "http.response.start":
-            if self.response_started:
-                raise RuntimeError("the response has already started")
-            self.response_started = True
-            self.status = message["status"]
-            self.response_headers = message.get("headers") or []
-            return
-        if kind != "http.response.body":
-            raise RuntimeError(f"unexpected ASGI message {kind!r}")
-        if not self.response_started or self.response_complete:
-            raise RuntimeError("http.response.body without a response in progress")
-        body: bytes = message.get("body", b"")
-        more: bool = message.get("more_body", False)
-        if self.disconnected:
-            self.response_complete = not more
-            return
-        proto = self.proto
-        if not self.wrote_head:
-            head = self._head(body, more)
-            self.wrote_head = True
-            proto.write(head)
-        elif body and not self.head_only:
-            proto.write(_chunk(body) if self.chunked else body)
-        if not more:
-            if self.chunked and not self.head_only:
-                proto.write(b"0\r\n\r\n")
-            self.response_complete = True
-        if proto.writing_paused:
-            await proto.drain()
-
-    def _message(self, response: Response) -> bytes:
-        """A whole response of the host application, as written: status line, headers, the
-        server's own framing, body. Less work than `_head`, which serves any ASGI application:
-        the host's header names are lower-case and carry no framing (funchost.http.exchange).
-        """
-        status = response.status
-        state = self.proto.state
-        parts = [STATUS_LINES.get(status) or _status_line(status), state.date_header]
-        for name, value in response.headers:
-            if name == b"connection" and value.lower() == b"close":
-                self.keep_alive = False
-            parts.append(b"%s: %s\r\n" % (name, value))
-        body = response.body
-        has_body = status >= 200 and status != 204 and status != 304
-        if has_body:
-            parts.append(b"content-length: %d\r\n" % len(body))
-        head = self._end_head(parts)
-        if body and has_body and not self.head_only:
-            return head + body
-        return head
-
-    def _head(self, body: bytes, more: bool) -> bytes:
-        """The status line and headers, with the first part of the body when it has one."""
-        status = self.status
-        state = self.proto.state
-        parts = [STATUS_LINES.get(status) or _status_line(status), state.date_header]
-        framed = False
-        for name, value in self.response_headers:
-            lower = name.lower()
-            if lower == b"content-length" or lower == b"transfer-encoding":
-                framed = True
-            elif lower == b"connection" and value.lower() == b"close":
-                self.keep_alive = False
-            parts.append(b"%s: %s\r\n" % (name, value))
-        has_body = status >= 200 and status != 204 and status != 304
-        if not framed and has_body:
-            if not more:
-                parts.append(b"content-length: %d\r\n" % len(body))
-            elif self.http_version == "1.1":
-                self.chunked = True
-                parts.append(b"transfer-encoding: chunked\r\n")
-            else:
-                self.keep_alive = False  # the end of the body is the end of the connection
-        head = self._end_head(parts)
-        if self.head_only or not has_body:
-            self.head_only = True
-            return head
-        if body:
-            return head + (_chunk(body) if self.chunked else body)
-        return head
-
-    def _end_head(self, parts: list[bytes]) -> bytes:
-        """The head from its lines so far: `connection: close` when the connection ends after
-        this response, the blank line, and a check that no header value broke its line."""
-        state = self.proto.state
-        if not self.keep_alive or state.shutting_down:
-            self.keep_alive = False
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        head = b"".join(parts)
-        # A line break inside a header would let its value forge headers (response splitting).
-        if head.count(b"\n") != len(parts) - (not state.date_header):
-            raise RuntimeError("a response header contains a line break")
-        return head
-
-
-def _chunk(data: bytes) -> bytes:
-    return b"%x\r\n%s\r\n" % (len(data), data)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -351,6 +66,7 @@ class HttpProtocol(asyncio.Protocol):
         # With `respond`, requests skip ASGI (funchost.http.exchange); `app` is not called.
         self.respond = respond
         self.state = state
+        self.limits = state.limits
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
@@ -362,15 +78,30 @@ class HttpProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []  # the head being read, for an ASGI app
         self.fields: dict[str, str] = {}  # the same, for the host application
-        self.header_bytes = 0
+        self.header_bytes = 0  # of the complete header lines of the head being read
+        self.header_count = 0
         self.refusal = 0
         self.reading_paused = False
         self.writing_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
-        # Read by the server's sweeper: its ticks since the last response (or the connection)
-        # began with no request in progress, and whether a request head is arriving.
+        # A head (or a chunked body's trailer section) is arriving: `section_bytes` counts what
+        # data_received fed the parser since it began. `in_trailers` lasts from a chunk's size
+        # line to its first data byte, so the trailers after the last chunk count as a section.
+        self.in_head = True
+        self.in_trailers = False
+        self.section_bytes = 0
+        self.section_limit = self.limits.max_request_headers_total_size + _REQUEST_LINE_FRAMING
+        # Read by the sweeper (`sweep`): ticks since the connection became idle, since the
+        # head began, and of a request body's reading, with the body bytes that arrived.
         self.idle_ticks = 0
-        self.reading_head = False
+        self.head_ticks = 0
+        self.body_ticks = 0
+        self.body_received = 0
+        # What the client took of the responses: bytes written minus those still buffered, as
+        # the sweeper last saw them, and the ticks since a response began waiting on it.
+        self.bytes_written = 0
+        self.wait_ticks = 0
+        self.taken_marks: deque[int] = deque()
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -390,16 +121,27 @@ class HttpProtocol(asyncio.Protocol):
         self._release_drain_waiters()
 
     def data_received(self, data: bytes) -> None:
-        if self.cycle is None:  # between requests: the next one's head is arriving
-            self.reading_head = True
-            self.idle_ticks = 0
+        counting = self.in_head or self.in_trailers
+        if counting:
+            self.section_bytes += len(data)
+            if self.cycle is None:
+                self.idle_ticks = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._refuse(400)  # no protocol upgrades (websockets): not part of HTTP triggers
+            self._refuse(400)  # CONNECT: no tunnels
+            return
         except httptools.HttpParserError:
             # A callback's exception arrives wrapped in HttpParserCallbackError.
             self._refuse(self.refusal or 400)
+            return
+        if counting and (self.in_head or self.in_trailers):
+            # The section is still incomplete: the parser buffers its unfinished line, so its
+            # size is checked here, not once the line ends.
+            if self.in_head and self.section_bytes - len(self.url) > self.section_limit:
+                self._refuse(431 if len(self.url) < self.limits.max_request_line_size else 414)
+            elif self.in_trailers and self.section_bytes > self.section_limit:
+                self._refuse(431)
 
     def eof_received(self) -> bool | None:
         return None  # close the transport
@@ -411,17 +153,23 @@ class HttpProtocol(asyncio.Protocol):
         self.writing_paused = False
         self._release_drain_waiters()
 
-    # -- httptools callbacks (no on_message_begin: data_received marks a head as arriving,
-    # and on_headers_complete resets what a head collects, which saves a call per request)
+    # -- httptools callbacks (no on_message_begin: on_message_complete starts the next head)
     def on_url(self, url: bytes) -> None:
         self.url += url
-        if len(self.url) > self.state.max_request_line:
+        if len(self.url) > self.limits.max_request_line_size:
             self._refusing(414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.header_bytes += len(name) + len(value) + 4
-        if self.header_bytes > self.state.max_header_bytes:
+        self.header_count += 1
+        limits = self.limits
+        if (
+            self.header_bytes > limits.max_request_headers_total_size
+            or self.header_count > limits.max_request_header_count
+        ):
             self._refusing(431)
+        if not self.in_head:
+            return  # a trailer of a chunked body: it belongs to no request's headers
         if self.respond is None:
             self.headers.append((name.lower(), value))
             return
@@ -433,11 +181,14 @@ class HttpProtocol(asyncio.Protocol):
         fields[key] = f"{fields[key]},{text}" if key in fields else text
 
     def on_headers_complete(self) -> None:
-        self.reading_head = False
         parser = self.parser
+        if parser.should_upgrade():
+            self._refusing(400)  # no protocol upgrades (websockets): not part of HTTP triggers
+        self.in_head = False
         url = self.url
         self.url = b""
-        self.header_bytes = 0
+        self.header_bytes = self.header_count = self.head_ticks = 0
+        self.body_ticks = self.body_received = 0
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
         else:  # absolute-form or asterisk-form request target
@@ -446,30 +197,40 @@ class HttpProtocol(asyncio.Protocol):
             except httptools.HttpParserInvalidURLError:
                 self._refusing(400)
             raw_path, query = parsed.path or b"/", parsed.query or b""
-        path = raw_path.decode("latin-1")
-        if "%" in path:
-            path = unquote(path, encoding="latin-1")
+        if b"%" in raw_path or not raw_path.isascii():
+            path = decode_path(raw_path)
+        else:
+            path = raw_path.decode("ascii")
         method = parser.get_method()
+        http_version = parser.get_http_version()
         cycle = RequestCycle(
             self,
             METHODS.get(method) or method.decode("ascii"),
             path,
             raw_path,
             query,
-            parser.get_http_version(),
+            http_version,
             parser.should_keep_alive(),
         )
         if self.respond is None:
             headers = cycle.raw_headers = self.headers
             self.headers = []
+            hosts = 0
             for name, value in headers:
                 if name == b"expect" and value.lower() == b"100-continue":
                     cycle.expect_continue = True
+                elif name == b"host":
+                    hosts += 1
         else:
             fields = cycle.headers = self.fields
             self.fields = {}
             if "expect" in fields and fields["expect"].lower() == "100-continue":
                 cycle.expect_continue = True
+            host = fields.get("host")
+            # Repeats are joined by commas, and no host name or port contains one.
+            hosts = 0 if host is None else 2 if "," in host else 1
+        if hosts > 1 or (hosts == 0 and http_version == "1.1"):
+            self._refusing(400)  # RFC 9112 3.2: exactly one Host header in HTTP/1.1
         self.parsing = cycle
         if self.cycle is None:
             self._start(cycle)
@@ -478,6 +239,8 @@ class HttpProtocol(asyncio.Protocol):
             self.pause_reading()  # one response at a time; the rest waits in the socket
 
     def on_body(self, body: bytes) -> None:
+        self.in_trailers = False
+        self.body_received += len(body)
         cycle = self.parsing
         if cycle is None or cycle.response_complete:
             return  # the app answered without reading the body; it is discarded
@@ -487,6 +250,11 @@ class HttpProtocol(asyncio.Protocol):
             self.pause_reading()
         cycle.wake()
 
+    def on_chunk_header(self) -> None:
+        # Until this chunk's data begins, what arrives may be the trailer section.
+        self.in_trailers = True
+        self.section_bytes = 0
+
     def on_message_complete(self) -> None:
         cycle = self.parsing
         if cycle is not None:
@@ -494,6 +262,10 @@ class HttpProtocol(asyncio.Protocol):
             if cycle.waiter is not None:
                 cycle.wake()
         self.parsing = None
+        self.in_trailers = False
+        self.header_bytes = self.header_count = 0
+        self.in_head = True  # the next request's head
+        self.section_bytes = 0
 
     # -- cycles
     def _start(self, cycle: RequestCycle) -> None:
@@ -517,8 +289,10 @@ class HttpProtocol(asyncio.Protocol):
 
     # -- flow control and output
     def write(self, data: bytes) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            self.bytes_written += len(data)
+            transport.write(data)
 
     async def drain(self) -> None:
         if not self.writing_paused:
@@ -552,8 +326,19 @@ class HttpProtocol(asyncio.Protocol):
         raise ValueError(status)
 
     def _refuse(self, status: int) -> None:
-        if self.cycle is None or self.cycle.response_complete:
-            self.write(_refusal(status))
+        """Answer `status` where the connection can still carry it, and close it.
+
+        A request whose body failed (malformed, too slow) is never run: its cycle is marked
+        disconnected, so the host's `read_body` raises `BodyIncomplete` and no response of its
+        own is written after this one.
+        """
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            self.write(refusal(status))
+        elif cycle is self.parsing and not cycle.wrote_head:
+            cycle.disconnected = True
+            cycle.wake()
+            self.write(refusal(status))
         if self.transport is not None:
             self.transport.close()
 
@@ -562,19 +347,86 @@ class HttpProtocol(asyncio.Protocol):
         return self.cycle is None
 
     def sweep(self, interval: float) -> None:
-        """Close the connection if it has waited too long for a request or its head."""
-        if self.cycle is not None:
+        """Hold the connection to its time limits; called every `interval` seconds.
+
+        - An idle connection is closed after the keep-alive timeout; a head must arrive whole
+          within the headers timeout of the tick that saw its first byte (408).
+        - A request body being read must arrive at the minimum rate, averaged over the time
+          the host was reading it, once the grace period has passed (408).
+        - A response waiting on the client (bytes buffered that it has not taken) must be taken
+          at the minimum rate over the last grace period, or the connection is dropped, with
+          the response's buffered bytes.
+        """
+        limits = self.limits
+        if self.cycle is None:
+            if self.in_head and self.section_bytes:
+                self.head_ticks += 1
+                if self.head_ticks * interval > limits.request_headers_timeout:
+                    self._refuse(408)
+                    return
+            else:
+                self.idle_ticks += 1
+                if self.idle_ticks * interval > limits.keep_alive_timeout:
+                    self.close()
+                    return
+        else:
+            rate = limits.min_request_body_data_rate
+            if rate and self.parsing is self.cycle and not self.reading_paused:
+                self.body_ticks += 1
+                elapsed = self.body_ticks * interval
+                if (
+                    elapsed > limits.min_request_body_data_rate_grace_period
+                    and self.body_received < rate * elapsed
+                ):
+                    self._refuse(408)
+                    return
+        self._check_response_rate(interval)
+
+    def _check_response_rate(self, interval: float) -> None:
+        transport = self.transport
+        rate = self.limits.min_response_data_rate
+        if transport is None or not rate:
             return
-        self.idle_ticks += 1
-        waited = self.idle_ticks * interval
-        if self.reading_head and waited > self.state.headers_timeout:
-            self._refuse(408)
-        elif waited > self.state.keep_alive_timeout:
-            self.close()
+        buffered = transport.get_write_buffer_size()
+        marks = self.taken_marks
+        if not buffered:
+            marks.clear()
+            return
+        marks.append(self.bytes_written - buffered)
+        window = max(1, round(self.limits.min_response_data_rate_grace_period / interval))
+        if len(marks) > window:
+            taken = marks[-1] - marks.popleft()
+            if taken < rate * window * interval:
+                transport.abort()  # drops the buffered response at once
 
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
+
+
+# Percent-decoding a request path as ASP.NET Core does: bytes decoded as UTF-8, `%2F` kept (a
+# decoded slash would change which route matches), and bytes that are not UTF-8 kept as
+# their percent escapes.
+_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
+
+
+def _keep_escaped(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    bad = error.object[error.start : error.end]
+    return "".join(f"%{b:02X}" for b in bad), error.end
+
+
+codecs.register_error("funchost-percent", _keep_escaped)
+
+
+def _unescape(match: re.Match[bytes]) -> bytes:
+    byte = int(match.group(1), 16)
+    return match.group(0) if byte == 0x2F else bytes((byte,))
+
+
+def decode_path(raw_path: bytes) -> str:
+    """The path of a request target, percent-decoded as UTF-8 (`/caf%C3%A9` is `/café`)."""
+    return _PERCENT.sub(_unescape, raw_path).decode("utf-8", "funchost-percent")
 
 
 def _address(value: Any) -> tuple[str, int] | None:

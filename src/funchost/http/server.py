@@ -1,7 +1,8 @@
 """funchost's HTTP server: serves an ASGI application on httptools and uvloop.
 
 It owns the listening socket, the app's lifespan, a once-a-second sweeper (the Date header,
-idle keep-alive connections, request heads that take too long) and graceful shutdown: stop
+and each connection's time limits: idle keep-alive, slow heads, slow request bodies, clients
+that do not read their responses) and graceful shutdown: stop
 accepting, close idle connections, let in-flight requests finish (up to a grace period), then
 run the lifespan shutdown.
 
@@ -21,11 +22,25 @@ import socket
 from collections.abc import Callable
 
 from funchost.http.exchange import Respond
+from funchost.http.limits import HttpLimits
 from funchost.http.protocol import ASGI_INFO, AsgiApp, HttpProtocol, Message, ServerState
 
 logger = logging.getLogger("funchost.http")
 
+# How often connections are held to their time limits (`HttpProtocol.sweep`), at most.
 SWEEP_INTERVAL = 1.0
+
+
+def _sweep_interval(limits: HttpLimits) -> float:
+    """Once a second, or often enough for the shortest time limit to be kept within a quarter
+    of itself (short limits are for tests)."""
+    shortest = min(
+        limits.request_headers_timeout,
+        limits.keep_alive_timeout,
+        limits.min_request_body_data_rate_grace_period,
+        limits.min_response_data_rate_grace_period,
+    )
+    return min(SWEEP_INTERVAL, shortest / 4)
 
 
 class LifespanFailed(Exception):
@@ -76,9 +91,7 @@ class HttpServer:
         *,
         respond: Respond | None = None,
         graceful_timeout: float = 30.0,
-        # Kestrel's default; longer than the idle timeouts of common load balancers (60 s).
-        keep_alive_timeout: float = 130.0,
-        headers_timeout: float = 30.0,
+        limits: HttpLimits | None = None,
         on_started: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
@@ -86,9 +99,8 @@ class HttpServer:
         # the lifespan still goes through `app`.
         self.respond = respond
         self.graceful_timeout = graceful_timeout
-        self.state = ServerState(
-            keep_alive_timeout=keep_alive_timeout, headers_timeout=headers_timeout
-        )
+        self.state = ServerState(limits)
+        self.sweep_interval = _sweep_interval(self.state.limits)
         self.on_started = on_started
         self.started = False
         self._stop: asyncio.Event | None = None
@@ -173,6 +185,7 @@ class HttpServer:
         state = self.state
         while True:
             self._update_date()
+            interval = self.sweep_interval
             for conn in list(state.connections):
-                conn.sweep(SWEEP_INTERVAL)
-            await asyncio.sleep(SWEEP_INTERVAL)
+                conn.sweep(interval)
+            await asyncio.sleep(interval)
