@@ -602,15 +602,21 @@ class CompiledRoute:
     ``template`` is the template without its leading or trailing "/". ``precedence`` has one
     digit per segment (1 literal, 2 constrained parameter or complex segment, 3 parameter,
     4 constrained catch-all, 5 catch-all); the table tries lower tuples first.
+
+    One regex splits a path into the template's segments; no part of it can match a "/", so
+    it never backtracks across segments. A complex segment ("{name}.{ext}") is captured
+    whole and split by ``_match_complex`` as ASP.NET does, right to left without
+    backtracking: a regex with several parameters in one segment would try every split
+    point against every other, cubic time in the segment's length for three parameters.
     """
 
     __slots__ = (
         "_checks",
+        "_complex",
         "_defaults",
         "_fullmatch",
         "_names",
         "_plain",
-        "_prefix_checks",
         "_static_key",
         "precedence",
         "template",
@@ -628,14 +634,15 @@ class CompiledRoute:
         self._names: tuple[str, ...] = ()
         self._checks: tuple[_Check, ...] = ()
         self._defaults = tuple((p.name, p.default) for p in params if p.default is not None)
-        self._prefix_checks: tuple[tuple[str, str], ...] = ()
+        self._complex: tuple[tuple[int, _Segment], ...] = ()
         if not params:
             self._static_key = "/".join(
                 part.text for s in segments for part in s.parts if isinstance(part, _Literal)
             ).lower()
         else:
             names: list[str] = []
-            pieces = [_segment_regex(segment, names) for segment in segments]
+            complex_segments: list[tuple[int, _Segment]] = []
+            pieces = [_segment_regex(segment, names, complex_segments) for segment in segments]
             tail = _omittable_tail(segments)
             pattern = "/".join(pieces[:tail])
             optional_part = ""
@@ -648,14 +655,8 @@ class CompiledRoute:
             self._fullmatch = regex.fullmatch
             self._names = tuple(names)
             self._checks = tuple(_build_checks(segments))
-            self._prefix_checks = tuple(
-                (s.parts[0].text.lower(), s.parts[1].name)
-                for s in segments
-                if len(s.parts) > 1
-                and isinstance(s.parts[0], _Literal)
-                and isinstance(s.parts[1], _Param)
-            )
-        self._plain = not (self._checks or self._defaults or self._prefix_checks)
+            self._complex = tuple(complex_segments)
+        self._plain = not (self._checks or self._defaults or self._complex)
 
     def __repr__(self) -> str:
         return f"CompiledRoute({self.template!r})"
@@ -680,11 +681,17 @@ class CompiledRoute:
         if found is None:
             return None
         # Empty groups are absent optionals or an empty catch-all: both are left out.
-        values = {
-            name: value for name, value in zip(self._names, found.groups(), strict=True) if value
-        }
+        groups = found.groups()
+        values = {name: value for name, value in zip(self._names, groups, strict=True) if value}
         if self._plain:
             return values
+        if self._complex:
+            del values[_WHOLE_SEGMENT]
+            for index, segment in self._complex:
+                parts = _match_complex(segment.parts, groups[index])
+                if parts is None:
+                    return None
+                values.update(parts)
         for name, checks, missing_ok in self._checks:
             value = values.get(name)
             if value is None:
@@ -694,13 +701,6 @@ class CompiledRoute:
                 for check in checks:
                     if not check(value):
                         return None
-        for literal, name in self._prefix_checks:
-            # ASP.NET matches complex segments right to left without backtracking: a leading
-            # literal is found by its last occurrence before the next parameter's last
-            # character, and must then sit at the very start, so "v{n}" does not match "vv1".
-            value = values.get(name)
-            if value is not None and literal in (literal + value.lower())[1:-1]:
-                return None
         for name, default in self._defaults:
             values.setdefault(name, default)
         return values
@@ -724,34 +724,100 @@ def _body_constraint(param: _Param, whole_segment: bool) -> _Constraint | None:
     return next((c for c in param.constraints if c.pattern is not None), None)
 
 
-def _segment_regex(segment: _Segment, names: list[str]) -> str:
-    whole = len(segment.parts) == 1
+# The regex group name of a complex segment captured whole (parameter names are never empty).
+_WHOLE_SEGMENT = ""
 
-    def parts_regex(parts: tuple[_Part, ...]) -> str:
-        out = []
-        for part in parts:
-            if isinstance(part, _Literal):
-                out.append(re.escape(part.text))
-                continue
-            names.append(part.name)
-            body = _body_constraint(part, whole)
-            if part.catch_all:
-                out.append("(.*)")
-            elif body is not None:
-                out.append(f"((?-i:{body.pattern}))")
-            else:
-                out.append("([^/]+)")
-        return "".join(out)
 
-    last = segment.parts[-1]
-    # ".{ext?}" alone has nothing left without its extension, and segments are never empty.
-    if len(segment.parts) > 2 and isinstance(last, _Param) and last.optional:
-        # "{name}.{ext?}": try with the extension first; without it the segment must not end
-        # in the "." (ASP.NET rejects "file." rather than giving name="file.").
-        with_last = parts_regex(segment.parts)
-        without_last = parts_regex(segment.parts[:-2])
-        return f"(?:{with_last}|{without_last}(?<!\\.))"
-    return parts_regex(segment.parts)
+def _segment_regex(
+    segment: _Segment, names: list[str], complex_segments: list[tuple[int, _Segment]]
+) -> str:
+    if len(segment.parts) > 1:
+        complex_segments.append((len(names), segment))
+        names.append(_WHOLE_SEGMENT)
+        return "([^/]+)"
+    part = segment.parts[0]
+    if isinstance(part, _Literal):
+        return re.escape(part.text)
+    names.append(part.name)
+    body = _body_constraint(part, True)
+    if part.catch_all:
+        return "(.*)"
+    if body is not None:
+        return f"((?-i:{body.pattern}))"
+    return "([^/]+)"
+
+
+def _fold(text: str) -> str:
+    # Case-insensitive comparison, one character for one so that indexes stay valid
+    # (str.lower() turns U+0130 into two characters).
+    folded = text.lower()
+    if len(folded) == len(text):
+        return folded
+    return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+def _match_complex(parts: tuple[_Part, ...], text: str) -> dict[str, str] | None:
+    """The values of a complex segment's parameters, or None: ASP.NET's
+    RoutePatternMatcher.MatchComplexSegment, in time linear in the length of `text`.
+
+    An optional last parameter after "." ("{name}.{ext?}") is tried with its extension
+    first; without it, the segment must not end in the "." (ASP.NET rejects "file." rather
+    than giving name="file.").
+    """
+    last = len(parts) - 1
+    folded = _fold(text)
+    values = _match_parts(parts, last, text, folded)
+    final = parts[last]
+    if values is not None or not (isinstance(final, _Param) and final.optional):
+        return values
+    if text.endswith("."):
+        return None
+    return _match_parts(parts, last - 2, text, folded)
+
+
+def _match_parts(
+    parts: tuple[_Part, ...], index: int, text: str, folded: str
+) -> dict[str, str] | None:
+    # From the right: each literal is found at its last occurrence that leaves at least one
+    # character for a parameter to its right, and is never looked for again; a parameter
+    # takes the text between the literals on either side of it.
+    values: dict[str, str] = {}
+    end = len(text)  # everything right of `end` is matched
+    pending: _Param | None = None  # a parameter waiting for the literal left of it
+    right_literal: _Literal | None = None
+    while index >= 0:
+        part = parts[index]
+        new_end = end
+        if isinstance(part, _Param):
+            pending = part
+        else:
+            right_literal = part
+            limit = end - 1 if pending is not None else end
+            if limit == 0:
+                return None
+            found = folded.rfind(_fold(part.text), 0, limit)
+            if found == -1:
+                return None
+            # A literal at the very end of the template must end the segment ("{a}.x" does
+            # not match "b.xy").
+            if index == len(parts) - 1 and found + len(part.text) != len(text):
+                return None
+            new_end = found
+        if pending is not None and (
+            (right_literal is not None and isinstance(part, _Literal)) or index == 0
+        ):
+            # A parameter here is the leftmost part: it takes everything left of `end`.
+            start = 0 if isinstance(part, _Param) else new_end + len(part.text)
+            value = text[start:end]
+            if not value:  # "{a}{b}" cannot be split, and a parameter is never empty
+                return None
+            values[pending.name] = value
+            pending = None
+            right_literal = None
+        end = new_end
+        index -= 1
+    # A leading literal must sit at the very start ("v{n}" does not match "vv1").
+    return values if end == 0 or isinstance(parts[0], _Param) else None
 
 
 def _build_checks(segments: list[_Segment]) -> list[_Check]:
