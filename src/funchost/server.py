@@ -13,7 +13,7 @@ from types import FrameType
 
 from funchost.asgi import create_app
 from funchost.banner import render_banner
-from funchost.config import HostConfig
+from funchost.config import PRODUCTION, HostConfig
 from funchost.http.server import HttpServer
 from funchost.indexing.index import index_app
 from funchost.invocation.logs import configure_logging
@@ -23,6 +23,9 @@ logger = logging.getLogger("funchost")
 
 # How often the supervisor of --workers looks for a worker that exited.
 WATCH_INTERVAL = 0.5
+# A worker's exit code when every thread of its `def` pool is held by timed-out functions
+# (EX_TEMPFAIL): it drained, and its supervisor starts a new one.
+EXIT_POOL_EXHAUSTED = 75
 
 
 def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = True) -> int:
@@ -33,11 +36,30 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     """
     if config.workers > 1:
         return _run_workers(config, worker_args)
-    sock = inherited_socket() or listening_socket(config.host, config.port)
+    inherited = inherited_socket()
+    sock = inherited or listening_socket(config.host, config.port)
     app = create_app(config)
     if banner:
         print(render_banner(config, app.host.index), flush=True)
-    return HttpServer(app, respond=app.respond, on_started=_freeze_startup_objects).run(sock)
+    server = HttpServer(app, respond=app.respond, on_started=_freeze_startup_objects)
+    if inherited is None or config.mode != PRODUCTION:
+        return server.run(sock)
+    # A worker of `serve --workers N`: its supervisor replaces a worker that exits.
+    exhausted = False
+
+    def replace_this_worker() -> None:
+        nonlocal exhausted
+        exhausted = True
+        logger.error(
+            "This worker stops taking requests, drains and exits with code %d so that its "
+            "supervisor starts a new one.",
+            EXIT_POOL_EXHAUSTED,
+        )
+        server.stop()
+
+    app.host.invoker.on_pool_exhausted = replace_this_worker
+    code = server.run(sock)
+    return EXIT_POOL_EXHAUSTED if exhausted and code == 0 else code
 
 
 def _freeze_startup_objects() -> None:

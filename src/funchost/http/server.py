@@ -110,7 +110,24 @@ class HttpServer:
         """Serve on `sock` until SIGINT/SIGTERM; 0 after a clean stop, 1 if startup failed."""
         import uvloop
 
-        return uvloop.run(self.serve(sock))
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            loop = runner.get_loop()
+            main = loop.create_task(self.serve(sock))
+            while True:
+                try:
+                    return loop.run_until_complete(main)
+                except (SystemExit, KeyboardInterrupt) as exc:
+                    if main.done():
+                        raise
+                    # asyncio stops the loop when any task raises these, so one raised in a
+                    # task that a function started (a Starlette StreamingResponse or
+                    # middleware runs the app in one) would end the host; whoever awaits that
+                    # task gets the exception too, and its invocation fails.
+                    logger.error(
+                        "%s raised in a task started by a function; the host keeps running",
+                        type(exc).__name__,
+                        exc_info=exc,
+                    )
 
     async def serve(self, sock: socket.socket) -> int:
         loop = asyncio.get_running_loop()

@@ -206,7 +206,12 @@ class Invoker:
         log_line: Callable[..., None] | None = None,
     ) -> None:
         workers = thread_count or min(32, (os.cpu_count() or 1) + 4)
-        self.pool = LoopThreadPool(workers, thread_name_prefix="funchost")
+        self.pool = LoopThreadPool(
+            workers, thread_name_prefix="funchost", on_exhausted=self._pool_exhausted
+        )
+        # Called on the loop when every thread the pool may have is held by a timed-out
+        # function (`funchost serve` drains a supervised worker); None: the invoker logs advice.
+        self.on_pool_exhausted: Callable[[], None] | None = None
         self.function_timeout = function_timeout
         self.deadlines = Deadlines(function_timeout) if function_timeout else None
         self.extensions_enabled = extensions_enabled
@@ -306,11 +311,17 @@ class Invoker:
                 except BaseException as exc:
                     if not deadlines.leave(task):
                         raise
-                    task.uncancel()
-                    if not isinstance(exc, asyncio.CancelledError):
+                    cancelled = isinstance(exc, asyncio.CancelledError)
+                    if task.uncancel() and cancelled:
+                        raise  # cancelled by someone else too (the host stopping)
+                    timeout = self._timeout(spec, invocation_id) if cancelled else None
+                    if isinstance(awaitable, asyncio.Future):
+                        # A sync function's thread cannot be stopped: the pool writes it off
+                        # and discards its result.
+                        self.pool.write_off(awaitable)
+                    if timeout is None:
                         raise  # the function turned the cancellation into its own error
-                    # A sync function's thread cannot be stopped; its result is discarded.
-                    raise self._timeout(spec, invocation_id) from None
+                    raise timeout from None
                 if deadlines.leave(task):  # the function swallowed the cancellation
                     task.uncancel()
                     raise self._timeout(spec, invocation_id)
@@ -325,7 +336,16 @@ class Invoker:
             result.succeeded = True
         except FunctionTimeoutError as exc:
             result.error, result.timed_out = exc, True
-        except Exception as exc:
+        except BaseException as exc:
+            # Whatever the function raised fails this invocation only: SystemExit and
+            # KeyboardInterrupt (sys.exit(), argparse), GeneratorExit, and a CancelledError the
+            # function raised itself. A cancellation of this task (the host stopping, whoever
+            # awaits the invocation) is not the function's failure: it goes on.
+            if isinstance(exc, asyncio.CancelledError) and task.cancelling():
+                logger.warning(
+                    "Function 'Functions.%s' (Id: '%s') was cancelled.", spec.name, invocation_id
+                )
+                raise
             result.error = exc
             logger.error(
                 "Exception while executing function: Functions.%s. Result: Failure\n"
@@ -387,6 +407,25 @@ class Invoker:
         if context is None:
             return spec.callable(**args)  # type: ignore[no-any-return]
         return _run_async(spec.callable, args, context, self.extensions_enabled)
+
+    def _pool_exhausted(self) -> None:
+        pool = self.pool
+        logger.error(
+            "The thread pool of `def` functions is exhausted: all %d of its threads "
+            "(PYTHON_THREADPOOL_THREAD_COUNT %d, plus %d replacements) still run functions "
+            "that exceeded functionTimeout, and no `def` function can run until one returns.",
+            pool.max_workers + pool.replacements,
+            pool.max_workers,
+            pool.replacements,
+        )
+        if self.on_pool_exhausted is not None:
+            self.on_pool_exhausted()
+            return
+        logger.error(
+            "Restart the host to run `def` functions again, and find what the hung functions "
+            "wait for (a call without a timeout?); `funchost serve --workers N` replaces a "
+            "worker process in this state by itself."
+        )
 
     def _timeout(self, spec: FunctionSpec, invocation_id: str) -> FunctionTimeoutError:
         assert self.function_timeout is not None

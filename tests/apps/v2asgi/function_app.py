@@ -1,9 +1,11 @@
 import asyncio
 import contextlib
 import os
+import sys
 
 import azure.functions as func
 from fastapi import FastAPI
+from fastapi.responses import StreamingResponse
 
 EVENTS_FILE = os.environ.get("LIFESPAN_EVENTS_FILE")
 state = {"startups": 0, "in_flight": 0, "max_in_flight": 0}
@@ -38,6 +40,26 @@ async def wait(s: float = 0.5):
     await asyncio.sleep(s)
     state["in_flight"] -= 1
     return {"max_in_flight": state["max_in_flight"]}
+
+
+@fastapi_app.get("/exit")
+async def exit_app():
+    sys.exit(3)
+
+
+@fastapi_app.get("/interrupt")
+async def interrupt():
+    raise KeyboardInterrupt
+
+
+@fastapi_app.get("/stream-exit")
+async def stream_exit():
+    # StreamingResponse runs its body in a task of its own.
+    async def body():
+        yield b"partial"
+        sys.exit(4)
+
+    return StreamingResponse(body())
 
 
 app = func.AsgiFunctionApp(app=fastapi_app, http_auth_level=func.AuthLevel.ANONYMOUS)

@@ -1,5 +1,6 @@
 import contextlib
 import os
+import sys
 
 import azure.functions as func
 from fastapi import FastAPI
@@ -21,6 +22,16 @@ app = FastAPI(lifespan=lifespan)
 @app.get("/state")
 async def get_state():
     return state
+
+
+@app.get("/exit")
+async def exit_app():
+    sys.exit(3)
+
+
+@app.get("/interrupt")
+async def interrupt():
+    raise KeyboardInterrupt
 
 
 asgi = func.AsgiMiddleware(app)

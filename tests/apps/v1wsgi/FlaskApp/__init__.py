@@ -1,4 +1,5 @@
 import logging
+import sys
 
 import azure.functions as func
 from flask import Flask
@@ -9,6 +10,16 @@ app = Flask("Test")
 @app.route("/flask/hello/<name>", methods=["GET"])
 def hello(name: str):
     return f"hello {name}"
+
+
+@app.route("/flask/exit", methods=["GET"])
+def exit_app():
+    sys.exit(3)
+
+
+@app.route("/flask/interrupt", methods=["GET"])
+def interrupt():
+    raise KeyboardInterrupt
 
 
 def main(req: func.HttpRequest, context) -> func.HttpResponse:
