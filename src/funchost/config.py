@@ -16,6 +16,8 @@ from funchost.settings import apply_settings, is_true, read_local_settings, spli
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 DEFAULT_BODY_LIMIT = 104_857_600
+# Request bodies held at once by one host process: by default two bodies of the largest size.
+BODY_BUDGET_SETTING = "FUNCHOST_REQUEST_BODY_BUDGET"
 DEFAULT_SCRIPT = "function_app.py"
 # Where the embedded store lives (default: <app>/.funchost); relative to the app folder.
 STATE_DIR_SETTING = "FUNCHOST_STATE_DIR"
@@ -105,6 +107,27 @@ class HostConfig:
             raise ConfigError(
                 f"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a number of bytes, found {raw!r}"
             ) from None
+
+    @property
+    def request_body_budget(self) -> int:
+        """Bytes of request bodies one host process holds at once (`BODY_BUDGET_SETTING`);
+        twice the body size limit unless set, and never less than that limit."""
+        limit = self.request_body_limit
+        raw = self.setting(BODY_BUDGET_SETTING)
+        if not raw:
+            return 2 * limit
+        try:
+            budget = int(raw)
+        except ValueError:
+            raise ConfigError(
+                f"{BODY_BUDGET_SETTING} must be a number of bytes, found {raw!r}"
+            ) from None
+        if budget < limit:
+            raise ConfigError(
+                f"{BODY_BUDGET_SETTING} ({budget}) must be at least the request body size limit "
+                f"({limit}, FUNCTIONS_REQUEST_BODY_SIZE_LIMIT)"
+            )
+        return budget
 
     @property
     def homepage_disabled(self) -> bool:

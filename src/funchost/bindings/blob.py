@@ -291,6 +291,8 @@ class BlobListener(BackgroundListener):
 
 
 class BlobBinding(BindingKind):
+    expressions = ("path",)
+
     def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
         if binding.is_trigger:
             trigger_pattern(binding, settings)

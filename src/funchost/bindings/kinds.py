@@ -37,6 +37,8 @@ class BindingKind:
 
     #: Whether bindings of this kind use a storage account (their `connection`).
     uses_storage = True
+    #: The properties of its input and output bindings that hold binding expressions.
+    expressions: tuple[str, ...] = ()
 
     def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
         """Raise ValueError or ConfigError (with the host's message) for a binding that

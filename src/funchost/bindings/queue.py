@@ -277,6 +277,8 @@ class QueueListener(BackgroundListener):
 
 
 class QueueBinding(BindingKind):
+    expressions = ("queueName",)
+
     def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
         if binding.is_trigger:
             trigger_queue(binding, settings)

@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from azure.functions import meta
 
-from funchost.bindings.expressions import BindingTemplate, resolve_settings
+from funchost.bindings.expressions import (
+    BindingExpressionError,
+    BindingTemplate,
+    resolve_settings,
+)
 from funchost.bindings.kinds import BindingKind, kind_for
 from funchost.indexing.spec import BindingSpec, FunctionSpec, ParamSpec
 from funchost.invocation.invoker import InvocationResult, TriggerEvent
@@ -200,6 +204,15 @@ class FunctionBindings:
                 self.inputs.append((binding, param, kind))
             elif binding.direction == "out":
                 self.outputs.append((binding, kind))
+        names: set[str] = set()
+        bindings = [(b, k) for b, _, k in self.inputs] + self.outputs
+        for binding, kind in bindings:
+            for prop in kind.expressions:
+                # A template that cannot be read fails its binding when it runs, with the error.
+                with contextlib.suppress(BindingExpressionError):
+                    names |= runtime.template(binding, prop).data_names
+        #: The binding-data names its expressions read, lower-cased, known once at load.
+        self.data_names = frozenset(names)
 
     @property
     def active(self) -> bool:

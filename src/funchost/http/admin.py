@@ -1,14 +1,22 @@
-"""The admin API (`/admin/...`): host status, function metadata and manual invocation."""
+"""The admin API (`/admin/...`): host status, function metadata and manual invocation.
+
+With keys off (`funchost start` without `--enable-auth`) nothing but the caller's machine
+protects it, and a web page the developer opens can reach 127.0.0.1 too: by a cross-site
+request, or by rebinding its own host name to 127.0.0.1. `same_machine` tells those apart from
+the developer's own requests by their `Host` and `Origin` headers, which a page cannot forge.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from funchost.bindings.http import route_template
 from funchost.host import Host
 from funchost.http.admin_keys import handle_keys
+from funchost.http.exchange import Request
 from funchost.indexing.spec import FunctionSpec
 
 
@@ -71,6 +79,86 @@ def handle_admin(
         if method == "POST":
             return _invoke(host, spec, body)
     return None
+
+
+def takes_body(method: str, path: str) -> bool:
+    """Whether the admin route for `method` and `path` reads the request body: invoking a
+    function (`POST /admin/functions/{name}`) and setting a key (`PUT .../keys/{name}`)."""
+    parts = [p for p in path.split("/") if p][1:]
+    if method == "POST":
+        return len(parts) == 2 and parts[0] == "functions"
+    if method == "PUT":
+        return len(parts) >= 3 and parts[-2] == "keys"
+    return False
+
+
+def same_machine(request: Request) -> bool:
+    """Whether a request may use the admin API without keys: its `Host` names this machine
+    (`localhost`, `*.localhost`, a loopback address, or the address the request arrived at;
+    a request without `Host` is not a browser's) and its `Origin`, when it has one, is the
+    host's own (same scheme, host and port)."""
+    server = request.server
+    host = request.headers.get("host")
+    if host is None:
+        if server is None:
+            return "origin" not in request.headers
+        name, port = server[0].lower(), server[1]
+    else:
+        split = _split_host(host)
+        if split is None or not _names_this_machine(split[0], server):
+            return False
+        name, port = split[0], split[1] or _default_port(request.scheme)
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    try:
+        parts = urlsplit(origin.strip())
+        origin_port = parts.port or _default_port(parts.scheme)
+    except ValueError:
+        return False
+    hostname = (parts.hostname or "").rstrip(".")
+    return (parts.scheme, hostname, origin_port) == (request.scheme, name, port)
+
+
+def _split_host(value: str) -> tuple[str, int | None] | None:
+    """A `Host` header's name (lower-case, IPv6 without brackets) and port; None if malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            return None
+    else:
+        name, colon, rest = value.partition(":")
+        rest = colon + rest
+    if not rest:
+        return name.rstrip("."), None
+    if rest[0] != ":" or not rest[1:].isdigit():
+        return None
+    return name.rstrip("."), int(rest[1:])
+
+
+def _names_this_machine(name: str, server: tuple[str, int] | None) -> bool:
+    if name == "localhost" or name.endswith(".localhost"):
+        return True  # RFC 6761: always the loopback interface
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False  # any other name can be rebound to 127.0.0.1 by whoever controls it
+    if address.is_loopback:
+        return True
+    if server is None:
+        return False
+    try:
+        here = ipaddress.ip_address(server[0].partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(here, ipaddress.IPv6Address) and here.ipv4_mapped is not None:
+        here = here.ipv4_mapped
+    return address == here
+
+
+def _default_port(scheme: str) -> int:
+    return 443 if scheme == "https" else 80
 
 
 def _invoke(host: Host, spec: FunctionSpec, body: bytes) -> AdminResponse:

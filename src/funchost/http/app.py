@@ -7,18 +7,28 @@ calls `HostApp.respond` instead, the same code without the ASGI messages.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
-from funchost.bindings.expressions import http_binding_data
+from funchost.bindings.expressions import (
+    BUILTIN_NAMES,
+    JSON_DATA_MAX_BYTES,
+    JsonDataError,
+    http_binding_data,
+    json_properties,
+)
 from funchost.bindings.http import NO_CONTENT, build_request, join_headers, route_template
+from funchost.bindings.runtime import FunctionBindings
 from funchost.host import Host
-from funchost.http.admin import handle_admin
+from funchost.http.admin import handle_admin, same_machine, takes_body
 from funchost.http.cors import CorsPolicy
 from funchost.http.exchange import (
+    BodyBudget,
     BodyIncomplete,
+    BodyOverBudget,
     BodyTooLarge,
     Request,
     Respond,
@@ -28,7 +38,7 @@ from funchost.http.exchange import (
 from funchost.http.homepage import HOMEPAGE
 from funchost.http.routing import RouteTable
 from funchost.indexing.spec import FunctionSpec
-from funchost.invocation.invoker import EMPTY, HOST_API_REASON, FunctionIO, TriggerEvent
+from funchost.invocation.invoker import EMPTY, HOST_API_REASON, TriggerEvent
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -38,14 +48,21 @@ Send = Callable[[Message], Awaitable[None]]
 logger = logging.getLogger("funchost.http")
 
 _EMPTY: list[tuple[bytes, bytes]] = []
+_TEXT = (b"content-type", b"text/plain; charset=utf-8")
+# Bodies up to this size are parsed for binding data on the event loop (a millisecond at
+# most); larger ones in a thread, one at a time, since a parse can take about 25 times the
+# body's size in memory while it runs.
+INLINE_JSON_BYTES = 16 * 1024
+# Seconds a client refused by the body budget (503) is asked to wait before it retries.
+RETRY_AFTER = b"5"
 
 
 class HttpFunction:
     """One HTTP function as the front end needs it, computed once."""
 
-    __slots__ = ("auth_level", "io", "output_name", "spec")
+    __slots__ = ("auth_level", "body_names", "io", "output_name", "required_names", "spec")
 
-    def __init__(self, spec: FunctionSpec, io: FunctionIO | None = None) -> None:
+    def __init__(self, spec: FunctionSpec, io: FunctionBindings | None = None) -> None:
         self.spec = spec
         self.io = io  # storage-backed input/output bindings, if it has any
         self.auth_level = str(spec.trigger.get("authLevel") or "function").lower()
@@ -53,6 +70,17 @@ class HttpFunction:
         for b in spec.output_bindings:
             if b.type.lower() == "http" and b.name != "$return":
                 self.output_name = b.name
+        # The binding-data names its expressions read that a JSON body may hold, and those of
+        # them nothing else can give (`{rand-guid}` and `{DateTime}` fall back to built-ins).
+        names = io.data_names - {"query", "headers"} if io is not None else frozenset()
+        self.body_names: frozenset[str] = names
+        self.required_names: frozenset[str] = names - BUILTIN_NAMES
+
+    def names_from_body(self, query: Mapping[str, str], route: Mapping[str, str]) -> list[str]:
+        """The names its expressions need that this request's query and route do not give."""
+        given = {k.lower() for k in query if k.lower() != "code"}
+        given.update(k.lower() for k in route)
+        return sorted(self.required_names - given)
 
 
 class AsgiRequest:
@@ -81,8 +109,8 @@ class AsgiRequest:
         self.client: tuple[str, int] | None = scope.get("client")
         self._receive = receive
 
-    async def read_body(self, limit: int) -> bytes:
-        return await read_body(self._receive, self.headers, limit)
+    async def read_body(self, limit: int, budget: BodyBudget | None = None) -> bytes:
+        return await read_body(self._receive, self.headers, limit, budget)
 
 
 class HostApp:
@@ -99,6 +127,8 @@ class HostApp:
         self.cors = CorsPolicy(config.cors_origins, config.cors_credentials)
         self.cors_enabled = self.cors.enabled
         self.body_limit = config.request_body_limit
+        self.body_budget = BodyBudget(config.request_body_budget)
+        self._json_lock = asyncio.Lock()  # one large body parsed for binding data at a time
         self.keys = host.keys
         self.invoker = host.invoker
         self.homepage_disabled = config.homepage_disabled
@@ -181,38 +211,53 @@ class HostApp:
             return Response(401, cors_headers)
         if "content-length" in headers or "transfer-encoding" in headers:
             try:
-                body = await request.read_body(self.body_limit)
+                body = await request.read_body(self.body_limit, self.body_budget)
             except BodyTooLarge:
                 return Response(413, cors_headers)
+            except BodyOverBudget:
+                return Response(503, [(b"retry-after", RETRY_AFTER), *cors_headers])
             except BodyIncomplete:
                 return Response(400, cors_headers)  # never runs: the body did not arrive whole
         else:
             body = b""  # no body framing: the request has none (RFC 9112 6.3)
-        host = headers.get("host")
-        url = f"{request.scheme}://{host}" if host else _origin(request)
-        url += request.raw_path.decode("latin-1")
-        if query_string:
-            url = f"{url}?{query_string.decode('latin-1')}"
-        event = TriggerEvent(
-            None,
-            EMPTY,
-            HOST_API_REASON,  # the real host's reason for HTTP invocations too
-            headers.get("traceparent"),
-            headers.get("tracestate", ""),
-            EMPTY,
-            build_request(
-                method,
-                url,
-                headers=headers,
-                params=query,
-                route_params=route_values,
-                body=body,
-            ),
-        )
-        if function.io is not None:
-            event.binding_data = http_binding_data(body, query, route_values, headers)
-        # HTTP functions take no retry policy, so the invoker runs them once, directly.
-        result = await self.invoker.invoke_once(function.spec, event, 0, 0, function.io)
+        try:  # the body stays counted in the budget until the function is done with it
+            binding_data = None
+            if function.io is not None:
+                properties = None
+                if body and function.required_names:
+                    wanted = function.names_from_body(query, route_values)
+                    if wanted:
+                        try:
+                            properties = await self._json_properties(body, function.body_names)
+                        except JsonDataError as exc:
+                            return _unreadable_body(exc, wanted, cors_headers)
+                binding_data = http_binding_data(query, route_values, headers, properties)
+            host = headers.get("host")
+            url = f"{request.scheme}://{host}" if host else _origin(request)
+            url += request.raw_path.decode("latin-1")
+            if query_string:
+                url = f"{url}?{query_string.decode('latin-1')}"
+            event = TriggerEvent(
+                None,
+                EMPTY,
+                HOST_API_REASON,  # the real host's reason for HTTP invocations too
+                headers.get("traceparent"),
+                headers.get("tracestate", ""),
+                EMPTY,
+                build_request(
+                    method,
+                    url,
+                    headers=headers,
+                    params=query,
+                    route_params=route_values,
+                    body=body,
+                ),
+            )
+            event.binding_data = binding_data
+            # HTTP functions take no retry policy, so the invoker runs them once, directly.
+            result = await self.invoker.invoke_once(function.spec, event, 0, 0, function.io)
+        finally:
+            self.body_budget.release(len(body))
         if not result.succeeded:
             return Response(500, cors_headers)
         parts = result.outputs.get(function.output_name or "$return") or NO_CONTENT
@@ -222,24 +267,48 @@ class HostApp:
             return Response(parts.status, parts.headers)
         return parts
 
+    async def _json_properties(self, body: bytes, names: frozenset[str]) -> dict[str, Any]:
+        """The properties named in `names` of the JSON object `body`: parsed off the event
+        loop, one body at a time, unless it is small (or refused at once for its size)."""
+        if len(body) <= INLINE_JSON_BYTES or len(body) > JSON_DATA_MAX_BYTES:
+            return json_properties(body, names)
+        async with self._json_lock:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(None, json_properties, body, names)
+
     async def admin(self, request: Request, cors_headers: list[tuple[bytes, bytes]]) -> Response:
         path = request.path.rstrip("/")
+        method = request.method
         headers = request.headers
-        # Health probes need no key (HostController.Ping has no authorization policy).
-        anonymous = path.lower() == "/admin/host/ping"
-        if self.keys is not None and not anonymous:
-            query_string = request.query_string
-            query = _query(query_string) if query_string else {}
-            key = headers.get("x-functions-key") or query.get("code")
-            if not self.keys.authorize("admin", None, key):
-                return Response(401, cors_headers)
+        # Health probes need no key and may name any host (HostController.Ping has no
+        # authorization policy); their bodies are never read.
+        if path.lower() != "/admin/host/ping":
+            if self.keys is None:
+                # Keys off (`start`): this machine's own requests only, never a web page's.
+                if not same_machine(request):
+                    return Response(403, _EMPTY)
+            else:
+                query_string = request.query_string
+                query = _query(query_string) if query_string else {}
+                key = headers.get("x-functions-key") or query.get("code")
+                if not self.keys.authorize("admin", None, key):
+                    return Response(401, cors_headers)
+        body = b""
+        if takes_body(method, path) and (
+            "content-length" in headers or "transfer-encoding" in headers
+        ):
+            try:
+                body = await request.read_body(self.body_limit, self.body_budget)
+            except BodyTooLarge:
+                return Response(413, cors_headers)
+            except BodyOverBudget:
+                return Response(503, [(b"retry-after", RETRY_AFTER), *cors_headers])
+            except BodyIncomplete:
+                return Response(400, cors_headers)
         try:
-            body = await request.read_body(self.body_limit)
-        except BodyTooLarge:
-            return Response(413, cors_headers)
-        except BodyIncomplete:
-            return Response(400, cors_headers)
-        answer = handle_admin(self.host, request.method, path, body, _origin(request))
+            answer = handle_admin(self.host, method, path, body, _origin(request))
+        finally:
+            self.body_budget.release(len(body))
         if answer is None:
             return Response(404, cors_headers)
         content = [(b"content-type", b"application/json; charset=utf-8")] if answer.body else []
@@ -247,14 +316,26 @@ class HostApp:
 
 
 def redact_query(query_string: bytes) -> str:
-    """The query string with the value of `code` (a function key) hidden, for logs."""
+    """The query string for logs: without a fragment, and the value of `code` (a function
+    key) hidden under every spelling that authenticates (`Code`, `%63ode`)."""
+    query_string = query_string.partition(b"#")[0]
     if not query_string:
         return ""
     parts = []
     for part in query_string.decode("latin-1").split("&"):
         name, sep, _ = part.partition("=")
-        parts.append(f"{name}=[hidden]" if sep and name.lower() == "code" else part)
+        hidden = sep and unquote_plus(name, encoding="latin-1").strip().lower() == "code"
+        parts.append(f"{name}=[hidden]" if hidden else part)
     return "?" + "&".join(parts)
+
+
+def _unreadable_body(
+    problem: JsonDataError, names: list[str], cors_headers: list[tuple[bytes, bytes]]
+) -> Response:
+    """400 for a body that binding expressions need but cannot be read, saying why in one line."""
+    needed = ", ".join(f"{{{name}}}" for name in names)
+    message = f"The request body {problem}; the function's bindings read {needed} from it.\n"
+    return Response(400, [_TEXT, *cors_headers], message.encode("utf-8"))
 
 
 def _with_access_log(respond: Respond) -> Respond:
@@ -267,7 +348,7 @@ def _with_access_log(respond: Respond) -> Respond:
             '%s - "%s %s%s" %d',
             client[0],
             request.method,
-            request.path,
+            request.raw_path.partition(b"#")[0].decode("latin-1"),  # never a fragment
             redact_query(request.query_string),
             response.status,
         )

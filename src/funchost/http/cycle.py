@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from funchost.http.exchange import Respond, Response, read_body
+from funchost.http.exchange import BodyBudget, Respond, Response, read_body
 
 if TYPE_CHECKING:
     from funchost.http.protocol import HttpProtocol
@@ -192,8 +192,8 @@ class RequestCycle:
             self.proto.write(refusal(500))
         self.keep_alive = False
 
-    async def read_body(self, limit: int) -> bytes:
-        return await read_body(self.receive, self.headers, limit)
+    async def read_body(self, limit: int, budget: BodyBudget | None = None) -> bytes:
+        return await read_body(self.receive, self.headers, limit, budget)
 
     async def receive(self) -> Message:
         if self.expect_continue and not self.response_started:
