@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import secrets
+import shlex
 import threading
 import time
 from collections.abc import Iterable
@@ -245,6 +246,28 @@ def _make_private_dir(path: Path) -> None:
         path.chmod(_DIR_MODE)  # mkdir's mode is reduced by the umask
 
 
+def _warn_if_writable_by_others(folder: Path) -> None:
+    """Log one warning if users other than the owner may write ``folder``: they could add or
+    replace key files, and so call any function. The folder's mode is the user's to set."""
+    if os.name != "posix":
+        return
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return
+    if not mode & 0o022:
+        return
+    who = {0o020: "group-writable", 0o002: "world-writable"}.get(
+        mode & 0o022, "group- and world-writable"
+    )
+    logger.warning(
+        "The secrets folder %s is %s: other users can add or replace its keys. Run `chmod 700 %s`.",
+        folder,
+        who,
+        shlex.quote(str(folder)),
+    )
+
+
 def _write_document(path: Path, data: dict[str, Any], *, create_only: bool) -> bool:
     """Atomically write ``data`` to ``path`` with mode 0600.
 
@@ -387,11 +410,13 @@ class KeyStore:
 
         New files get a generated master key and ``default`` host key, or a generated
         ``default`` function key. Existing files are read (so problems surface now) and kept.
+        A folder that others may write is reported (once: this runs when a host starts).
         """
         names = list(function_names)
         stems = [_check_function_name(name) for name in names]
         with self._lock:
             _make_private_dir(self.secrets_dir)
+            _warn_if_writable_by_others(self.secrets_dir)
             path = self.host_file
             if not path.exists():
                 data = _new_host_document()

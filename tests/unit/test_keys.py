@@ -548,3 +548,44 @@ def test_delete_key_removes_only_that_key(tmp_path: Path):
     assert [k.name for k in KeyStore(tmp_path / "s").function_keys("fn")] == ["default"]
     with pytest.raises(KeyStoreError, match="master key cannot be deleted"):
         store.delete_key("master", "master")
+
+
+@pytest.mark.skipif(not POSIX, reason="POSIX permissions")
+@pytest.mark.parametrize(
+    ("mode", "who"),
+    [
+        (0o770, "group-writable"),
+        (0o703, "world-writable"),
+        (0o777, "group- and world-writable"),
+        (0o1777, "group- and world-writable"),
+    ],
+    ids=["770", "703", "777", "1777"],
+)
+def test_a_folder_others_may_write_is_reported_once_without_key_values(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int, who: str
+) -> None:
+    folder = tmp_path / "shared secrets"
+    folder.mkdir()
+    folder.chmod(mode)
+    store = KeyStore(folder)
+    with caplog.at_level("WARNING", logger="funchost.keys"):
+        store.ensure(["Hello"])
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"The secrets folder {folder} is {who}: other users can add or replace its keys. "
+        f"Run `chmod 700 '{folder}'`."
+    ]
+    assert store.master_key() not in caplog.text
+    assert _mode(folder) == mode  # reported, not changed: the folder is the user's
+
+
+@pytest.mark.parametrize("mode", [0o700, 0o755, 0o750], ids=["700", "755", "750"])
+def test_a_folder_only_its_owner_may_write_is_not_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, mode: int
+) -> None:
+    folder = tmp_path / "secrets"
+    folder.mkdir()
+    folder.chmod(mode)
+    with caplog.at_level("WARNING", logger="funchost.keys"):
+        KeyStore(folder).ensure(["Hello"])
+    assert "secrets folder" not in caplog.text
