@@ -82,7 +82,8 @@ def test_start_refuses_admin_requests_from_web_pages(
     ):
         status, _, answer = _raw(port, request)
         assert (status, answer) == (403, b"")
-    assert "Functions.TimerJob" not in started.output()
+    out = started.wait_for_output("Refused GET /admin/functions: without keys")
+    assert "Functions.TimerJob" not in out
     # Health probes come from anywhere (a pod IP, a load balancer's name).
     status, _, _ = _raw(port, f"GET /admin/host/ping HTTP/1.1\r\n{lines}\r\n")
     assert status == 200

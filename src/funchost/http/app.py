@@ -257,7 +257,8 @@ class HostApp:
             # HTTP functions take no retry policy, so the invoker runs them once, directly.
             result = await self.invoker.invoke_once(function.spec, event, 0, 0, function.io)
         finally:
-            self.body_budget.release(len(body))
+            if body:
+                self.body_budget.release(len(body))
         if not result.succeeded:
             return Response(500, cors_headers)
         parts = result.outputs.get(function.output_name or "$return") or NO_CONTENT
@@ -286,6 +287,14 @@ class HostApp:
             if self.keys is None:
                 # Keys off (`start`): this machine's own requests only, never a web page's.
                 if not same_machine(request):
+                    logger.warning(
+                        "Refused %s %s: without keys the admin API answers only requests from "
+                        "this machine (Host %r, Origin %r).",
+                        method,
+                        path,
+                        headers.get("host"),
+                        headers.get("origin"),
+                    )
                     return Response(403, _EMPTY)
             else:
                 query_string = request.query_string
