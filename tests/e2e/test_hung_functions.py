@@ -71,7 +71,7 @@ def test_an_exhausted_pool_is_reported_with_what_to_do(
     for _ in range(2):  # PYTHON_THREADPOOL_THREAD_COUNT, plus as many replacements
         assert get(host.base_url, "/api/hang").status_code == 500
     out = host.wait_for_output(EXHAUSTED)
-    assert "(PYTHON_THREADPOOL_THREAD_COUNT 1, plus 1 replacements)" in out
+    assert "(PYTHON_THREADPOOL_THREAD_COUNT=1, and 1 more started in their place)" in out
     host.wait_for_output("Restart the host to run `def` functions again")
     # No thread is left for `def` functions; the rest of the host still answers.
     assert get(host.base_url, "/api/fast").status_code == 500
@@ -106,8 +106,6 @@ def test_a_worker_exhausted_by_hung_functions_drains_and_is_replaced(
         assert time.monotonic() < deadline + 60, host.output()
         time.sleep(0.1)
     (gone,) = replaced
-    out = host.output()
-    assert any(str(gone) in line and "75" in line for line in out.splitlines()), out
     # Both workers answer again, with a thread for `def` functions each.
     answered = [get(host.base_url, "/api/fast") for _ in range(10)]
     assert {r.status_code for r in answered} == {200}

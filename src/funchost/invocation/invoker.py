@@ -412,8 +412,9 @@ class Invoker:
         pool = self.pool
         logger.error(
             "The thread pool of `def` functions is exhausted: all %d of its threads "
-            "(PYTHON_THREADPOOL_THREAD_COUNT %d, plus %d replacements) still run functions "
-            "that exceeded functionTimeout, and no `def` function can run until one returns.",
+            "(PYTHON_THREADPOOL_THREAD_COUNT=%d, and %d more started in their place) still run "
+            "functions that exceeded functionTimeout, and no `def` function can run until one "
+            "returns.",
             pool.max_workers + pool.replacements,
             pool.max_workers,
             pool.replacements,
