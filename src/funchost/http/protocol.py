@@ -55,6 +55,44 @@ class ServerState:
 class HttpProtocol(asyncio.Protocol):
     """One client connection."""
 
+    # Slots: attribute access on the request path stays fast however many attributes there
+    # are (past 30, an instance's dict stops sharing its keys and every access slows down).
+    __slots__ = (
+        "app",
+        "body_mark",
+        "body_received",
+        "body_ticks",
+        "bytes_written",
+        "client",
+        "count_floor",
+        "counting",
+        "cycle",
+        "drain_waiters",
+        "fields",
+        "head_ticks",
+        "header_bytes",
+        "headers",
+        "idle_ticks",
+        "limits",
+        "loop",
+        "parser",
+        "parsing",
+        "pipeline",
+        "reading_paused",
+        "refusal",
+        "repeated_fields",
+        "respond",
+        "section_bytes",
+        "section_limit",
+        "server",
+        "state",
+        "taken_marks",
+        "timed",
+        "transport",
+        "url",
+        "writing_paused",
+    )
+
     def __init__(
         self,
         app: AsgiApp,
@@ -79,28 +117,32 @@ class HttpProtocol(asyncio.Protocol):
         self.headers: list[tuple[bytes, bytes]] = []  # the head being read, for an ASGI app
         self.fields: dict[str, str] = {}  # the same, for the host application
         self.header_bytes = 0  # of the complete header lines of the head being read
-        self.header_count = 0
+        self.repeated_fields = 0  # fields the host application's dict joined to an earlier one
         self.refusal = 0
         self.reading_paused = False
         self.writing_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
-        # A head (or a chunked body's trailer section) is arriving: `section_bytes` counts what
-        # data_received fed the parser since it began. `in_trailers` lasts from a chunk's size
-        # line to its first data byte, so the trailers after the last chunk count as a section.
-        self.in_head = True
-        self.in_trailers = False
+        # While a head (or a chunked body's trailer section) is arriving, `counting` is set and
+        # `section_bytes` counts what data_received fed the parser since the section began.
+        # Trailers count from a chunk's size line to its first data byte, so the ones after
+        # the last chunk are one section.
+        self.counting = True
         self.section_bytes = 0
         self.section_limit = self.limits.max_request_headers_total_size + _REQUEST_LINE_FRAMING
+        # The smallest head (as on_header counts it) that can hold more fields than allowed.
+        self.count_floor = 5 * (self.limits.max_request_header_count + 1)
         # Read by the sweeper (`sweep`): ticks since the connection became idle, since the
-        # head began, and of a request body's reading, with the body bytes that arrived.
+        # head began, and of the reading of a request body (`timed`), with the body bytes that
+        # ever arrived on the connection and their count when that reading began.
         self.idle_ticks = 0
         self.head_ticks = 0
+        self.timed: RequestCycle | None = None
         self.body_ticks = 0
         self.body_received = 0
+        self.body_mark = 0
         # What the client took of the responses: bytes written minus those still buffered, as
         # the sweeper last saw them, and the ticks since a response began waiting on it.
         self.bytes_written = 0
-        self.wait_ticks = 0
         self.taken_marks: deque[int] = deque()
 
     # -- asyncio.Protocol
@@ -121,11 +163,8 @@ class HttpProtocol(asyncio.Protocol):
         self._release_drain_waiters()
 
     def data_received(self, data: bytes) -> None:
-        counting = self.in_head or self.in_trailers
-        if counting:
+        if self.counting:
             self.section_bytes += len(data)
-            if self.cycle is None:
-                self.idle_ticks = 0
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -135,13 +174,15 @@ class HttpProtocol(asyncio.Protocol):
             # A callback's exception arrives wrapped in HttpParserCallbackError.
             self._refuse(self.refusal or 400)
             return
-        if counting and (self.in_head or self.in_trailers):
-            # The section is still incomplete: the parser buffers its unfinished line, so its
-            # size is checked here, not once the line ends.
-            if self.in_head and self.section_bytes - len(self.url) > self.section_limit:
-                self._refuse(431 if len(self.url) < self.limits.max_request_line_size else 414)
-            elif self.in_trailers and self.section_bytes > self.section_limit:
-                self._refuse(431)
+        if self.section_bytes > self.section_limit and self.counting:
+            self._section_arriving()
+
+    def _section_arriving(self) -> None:
+        """A head or trailer section is still incomplete past its size limit: the parser
+        buffers its unfinished line, so the size is checked as it arrives, not once the line
+        ends. A head's limit is on top of its request target (whose own limit is on_url's)."""
+        if self.parsing is not None or self.section_bytes - len(self.url) > self.section_limit:
+            self._refuse(431)
 
     def eof_received(self) -> bool | None:
         return None  # close the transport
@@ -160,16 +201,10 @@ class HttpProtocol(asyncio.Protocol):
             self._refusing(414)
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        # Trailers arrive here too, and are dropped by on_chunk_complete.
         self.header_bytes += len(name) + len(value) + 4
-        self.header_count += 1
-        limits = self.limits
-        if (
-            self.header_bytes > limits.max_request_headers_total_size
-            or self.header_count > limits.max_request_header_count
-        ):
+        if self.header_bytes > self.limits.max_request_headers_total_size:
             self._refusing(431)
-        if not self.in_head:
-            return  # a trailer of a chunked body: it belongs to no request's headers
         if self.respond is None:
             self.headers.append((name.lower(), value))
             return
@@ -178,17 +213,20 @@ class HttpProtocol(asyncio.Protocol):
         key = name.decode("latin-1").lower()
         text = value.decode("latin-1")
         fields = self.fields
-        fields[key] = f"{fields[key]},{text}" if key in fields else text
+        if key in fields:
+            fields[key] = f"{fields[key]},{text}"
+            self.repeated_fields += 1
+        else:
+            fields[key] = text
 
     def on_headers_complete(self) -> None:
         parser = self.parser
-        if parser.should_upgrade():
-            self._refusing(400)  # no protocol upgrades (websockets): not part of HTTP triggers
-        self.in_head = False
+        self.counting = False
         url = self.url
         self.url = b""
-        self.header_bytes = self.header_count = self.head_ticks = 0
-        self.body_ticks = self.body_received = 0
+        if self.header_bytes >= self.count_floor or self.repeated_fields:
+            self._check_count()
+        self.header_bytes = self.section_bytes = self.head_ticks = 0
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
         else:  # absolute-form or asterisk-form request target
@@ -197,15 +235,14 @@ class HttpProtocol(asyncio.Protocol):
             except httptools.HttpParserInvalidURLError:
                 self._refusing(400)
             raw_path, query = parsed.path or b"/", parsed.query or b""
-        if b"%" in raw_path or not raw_path.isascii():
+        path = raw_path.decode("latin-1")
+        if "%" in path or not path.isascii():
             path = decode_path(raw_path)
-        else:
-            path = raw_path.decode("ascii")
         method = parser.get_method()
         http_version = parser.get_http_version()
         cycle = RequestCycle(
             self,
-            METHODS.get(method) or method.decode("ascii"),
+            METHODS.get(method) or self._other_method(method),
             path,
             raw_path,
             query,
@@ -221,16 +258,23 @@ class HttpProtocol(asyncio.Protocol):
                     cycle.expect_continue = True
                 elif name == b"host":
                     hosts += 1
+                elif name == b"upgrade" and parser.should_upgrade():
+                    self._refusing(400)  # no protocol upgrades (websockets)
+            if hosts > 1 or (hosts == 0 and http_version == "1.1"):
+                self._refusing(400)  # RFC 9112 3.2: exactly one Host header in HTTP/1.1
         else:
             fields = cycle.headers = self.fields
             self.fields = {}
             if "expect" in fields and fields["expect"].lower() == "100-continue":
                 cycle.expect_continue = True
             host = fields.get("host")
-            # Repeats are joined by commas, and no host name or port contains one.
-            hosts = 0 if host is None else 2 if "," in host else 1
-        if hosts > 1 or (hosts == 0 and http_version == "1.1"):
-            self._refusing(400)  # RFC 9112 3.2: exactly one Host header in HTTP/1.1
+            if host is None:
+                if http_version == "1.1":
+                    self._refusing(400)  # RFC 9112 3.2: exactly one Host header in HTTP/1.1
+            elif "," in host:  # repeated (no host name or port contains a comma)
+                self._refusing(400)
+            if "upgrade" in fields and parser.should_upgrade():
+                self._refusing(400)  # no protocol upgrades (websockets)
         self.parsing = cycle
         if self.cycle is None:
             self._start(cycle)
@@ -239,7 +283,7 @@ class HttpProtocol(asyncio.Protocol):
             self.pause_reading()  # one response at a time; the rest waits in the socket
 
     def on_body(self, body: bytes) -> None:
-        self.in_trailers = False
+        self.counting = False
         self.body_received += len(body)
         cycle = self.parsing
         if cycle is None or cycle.response_complete:
@@ -252,8 +296,17 @@ class HttpProtocol(asyncio.Protocol):
 
     def on_chunk_header(self) -> None:
         # Until this chunk's data begins, what arrives may be the trailer section.
-        self.in_trailers = True
+        self.counting = True
+        self.section_bytes = self.header_bytes = 0
+
+    def on_chunk_complete(self) -> None:
+        self.counting = False
         self.section_bytes = 0
+        # After the last chunk: its trailers belong to no request's headers.
+        if self.fields:
+            self.fields = {}
+        if self.headers:
+            self.headers = []
 
     def on_message_complete(self) -> None:
         cycle = self.parsing
@@ -262,10 +315,23 @@ class HttpProtocol(asyncio.Protocol):
             if cycle.waiter is not None:
                 cycle.wake()
         self.parsing = None
-        self.in_trailers = False
-        self.header_bytes = self.header_count = 0
-        self.in_head = True  # the next request's head
-        self.section_bytes = 0
+        self.counting = True  # the next request's head
+
+    def _other_method(self, method: bytes) -> str:
+        if method == b"CONNECT":
+            self._refusing(400)  # no tunnels
+        return method.decode("ascii")
+
+    def _check_count(self) -> None:
+        """Refuse a head of more fields than the limit (called only for heads large enough
+        to hold that many, every field taking at least 5 bytes, or with repeated fields)."""
+        if self.respond is None:
+            count = len(self.headers)
+        else:
+            count = len(self.fields) + self.repeated_fields
+        self.repeated_fields = 0
+        if count > self.limits.max_request_header_count:
+            self._refusing(431)
 
     # -- cycles
     def _start(self, cycle: RequestCycle) -> None:
@@ -359,7 +425,7 @@ class HttpProtocol(asyncio.Protocol):
         """
         limits = self.limits
         if self.cycle is None:
-            if self.in_head and self.section_bytes:
+            if self.section_bytes:
                 self.head_ticks += 1
                 if self.head_ticks * interval > limits.request_headers_timeout:
                     self._refuse(408)
@@ -371,12 +437,15 @@ class HttpProtocol(asyncio.Protocol):
                     return
         else:
             rate = limits.min_request_body_data_rate
-            if rate and self.parsing is self.cycle and not self.reading_paused:
+            cycle = self.parsing
+            if rate and cycle is self.cycle and not self.reading_paused:
+                if self.timed is not cycle:
+                    self.timed, self.body_ticks, self.body_mark = cycle, 0, self.body_received
                 self.body_ticks += 1
                 elapsed = self.body_ticks * interval
                 if (
                     elapsed > limits.min_request_body_data_rate_grace_period
-                    and self.body_received < rate * elapsed
+                    and self.body_received - self.body_mark < rate * elapsed
                 ):
                     self._refuse(408)
                     return
