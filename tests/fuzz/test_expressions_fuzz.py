@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
-from collections.abc import Callable
 from typing import Any
 
 from hypothesis import example, given
@@ -21,6 +19,7 @@ from funchost.bindings.expressions import (
     resolve_settings,
 )
 from tests.fuzz.budget import examples
+from tests.fuzz.timing import assert_linear
 
 # --- strategies --------------------------------------------------------------------------
 
@@ -196,15 +195,6 @@ def test_settings_resolve_or_raise_the_documented_error(
 # --- linear time -------------------------------------------------------------------------
 
 
-def _best_time(call: Callable[[], object], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def _parse_and_bind(text: str) -> None:
     with contextlib.suppress(BindingExpressionError):
         BindingTemplate(text).bind(BindingData({"a": "x"}))
@@ -215,11 +205,8 @@ def _parse_and_bind(text: str) -> None:
 @examples(30)
 @given(st.sampled_from(["{", "}", "{a", "a}", "{{", "{a}", "%", "%a", "{.", "{a.", "{ ", "x"]))
 def test_expressions_take_time_linear_in_their_length(unit: str) -> None:
-    short, long = unit * (8_192 // len(unit)), unit * (65_536 // len(unit))
-    t_short = _best_time(lambda: _parse_and_bind(short))
-    t_long = _best_time(lambda: _parse_and_bind(long))
-    # 8 times the length: linear is 8x, quadratic 64x. The floor absorbs timer noise.
-    assert t_long <= max(20 * t_short, 0.01), (unit, t_short, t_long)
+    short, long = unit * (4_096 // len(unit)), unit * (65_536 // len(unit))
+    assert_linear(lambda: _parse_and_bind(short), lambda: _parse_and_bind(long), 16, 0.01, unit)
 
 
 @examples(10)
@@ -228,7 +215,11 @@ def test_json_properties_take_time_linear_in_the_document(unit: str) -> None:
     def document(length: int) -> str:
         return '{"x":' + unit * (length // len(unit))
 
-    short, long = document(50_000), document(400_000)
-    t_short = _best_time(lambda: BindingData().add_json_properties(short))
-    t_long = _best_time(lambda: BindingData().add_json_properties(long))
-    assert t_long <= max(20 * t_short, 0.02), (unit, t_short, t_long)
+    short, long = document(25_000), document(400_000)
+    assert_linear(
+        lambda: BindingData().add_json_properties(short),
+        lambda: BindingData().add_json_properties(long),
+        16,
+        0.02,
+        unit,
+    )

@@ -5,14 +5,13 @@ time linear in the path's length (no catastrophic regex backtracking)."""
 from __future__ import annotations
 
 import contextlib
-import time
-from collections.abc import Callable
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from funchost.http.routing import CompiledRoute, RouteTable, RouteTemplateError, compile_route
 from tests.fuzz.budget import examples
+from tests.fuzz.timing import assert_linear, best_time
 
 # --- strategies --------------------------------------------------------------------------
 
@@ -204,15 +203,6 @@ UNITS = st.sampled_from(["-", ".", "a-", "a.", "-a", "1", "1,", " ", "xy", "a", 
 ENDS = st.sampled_from(["", "/", "/x", "x", ".", "-", "/x/y", "!"])
 
 
-def _best_time(call: Callable[[], object], repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        call()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 # The request line's limit: no path a client can send is longer.
 REQUEST_LINE_LIMIT = 8 * 1024
 
@@ -230,16 +220,14 @@ def test_matching_takes_time_linear_in_the_path(
     def path(length: int) -> str:
         return "/" + start + unit * (length // len(unit)) + end
 
-    short, long = path(256), path(1024)
-    t_short = _best_time(lambda: route.match(short))
-    t_long = _best_time(lambda: route.match(long))
-    # Linear is 4x for 4x the length; quadratic 16x, cubic 64x. The floor absorbs timer noise
-    # on paths that take microseconds.
-    assert t_long <= max(8 * t_short, 0.002), (template, unit, start, end, t_short, t_long)
+    short, long = path(128), path(2048)
+    assert_linear(
+        lambda: route.match(short), lambda: route.match(long), 16, 0.002, (template, unit)
+    )
     # And the longest path a request can carry costs well under a millisecond per route when
     # linear; 50 ms leaves room for a loaded machine but not for a quadratic matcher.
     longest = path(REQUEST_LINE_LIMIT - 32)
-    t_longest = _best_time(lambda: route.match(longest), repeat=2)
+    t_longest = best_time(lambda: route.match(longest))
     assert t_longest < 0.05, (template, unit, start, end, t_longest)
 
 
@@ -262,7 +250,5 @@ def test_parsing_templates_takes_time_linear_in_their_length(unit: str, kind: in
         with contextlib.suppress(RouteTemplateError):
             compile_route(text)
 
-    short, long = template(2048), template(8192)
-    t_short = _best_time(lambda: parse(short))
-    t_long = _best_time(lambda: parse(long))
-    assert t_long <= max(8 * t_short, 0.005), (unit, kind, t_short, t_long)
+    short, long = template(512), template(8192)
+    assert_linear(lambda: parse(short), lambda: parse(long), 16, 0.005, (unit, kind))
