@@ -8,6 +8,7 @@ ones about whether a function runs use the real `funchost start` process.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 import time
@@ -29,19 +30,29 @@ Scope = dict[str, Any]
 
 
 class Flood(threading.Thread):
-    """Sends `piece` over `conn` until `total` bytes went out or the server closed."""
+    """Sends `piece` over `conn` until `total` bytes went out, the server closed, or `finish`;
+    then shuts down its sending side, as a client does once it has sent its request."""
 
     def __init__(self, conn: socket.socket, piece: bytes, total: int) -> None:
         super().__init__(daemon=True)
         self.conn, self.piece, self.total, self.sent = conn, piece, total, 0
+        self.stopped = threading.Event()
 
     def run(self) -> None:
         try:
-            while self.sent < self.total:
+            while self.sent < self.total and not self.stopped.is_set():
                 self.conn.sendall(self.piece)
                 self.sent += len(self.piece)
+            self.conn.shutdown(socket.SHUT_WR)
         except OSError:
             pass
+
+    def finish(self) -> int:
+        """Stop sending; the bytes sent so far."""
+        sent = self.sent
+        self.stopped.set()
+        self.join(10)
+        return sent
 
 
 def _quick_get(port: int) -> float:
@@ -64,10 +75,9 @@ def test_a_header_line_that_never_ends_gets_431_without_buffering_it() -> None:
         flood.start()
         conn.settimeout(10)
         assert _status(conn) == b"HTTP/1.1 431 Request Header Fields Too Large"
-        assert closed_by_peer(conn)
-        flood.join(10)
         # Refused within a few reads of the limit, not after the whole 64 MB.
-        assert flood.sent < 16 * 1024 * 1024
+        assert flood.finish() < 16 * 1024 * 1024
+        assert closed_by_peer(conn)
         assert _quick_get(server.port) < 2
 
 
@@ -78,7 +88,8 @@ def test_endless_header_lines_get_431() -> None:
         flood.start()
         conn.settimeout(10)
         assert _status(conn) == b"HTTP/1.1 431 Request Header Fields Too Large"
-        flood.join(10)
+        flood.finish()
+        assert closed_by_peer(conn)
 
 
 def test_a_request_line_that_never_ends_gets_414() -> None:
@@ -88,8 +99,7 @@ def test_a_request_line_that_never_ends_gets_414() -> None:
         flood.start()
         conn.settimeout(10)
         assert _status(conn).startswith(b"HTTP/1.1 414 ")
-        flood.join(10)
-        assert flood.sent < 16 * 1024 * 1024
+        assert flood.finish() < 16 * 1024 * 1024
 
 
 def _head_with_fields(count: int) -> bytes:
@@ -261,8 +271,8 @@ def test_endless_trailers_get_431() -> None:
         flood.start()
         conn.settimeout(10)
         assert _status(conn) == b"HTTP/1.1 431 Request Header Fields Too Large"
-        flood.join(10)
-        assert flood.sent < 16 * 1024 * 1024
+        assert flood.finish() < 16 * 1024 * 1024
+        assert closed_by_peer(conn)
 
 
 def test_missing_or_repeated_host_header_gets_400() -> None:
@@ -393,3 +403,64 @@ def test_requests_whose_body_did_not_arrive_whole_never_run(
 def test_route_values_are_decoded_as_utf8(start_host: StartHost, tmp_path: Path) -> None:
     host = start_host(write_app(tmp_path / "app", COUNTING_APP))
     assert host.client.get("/api/store/caf%C3%A9").text == "café|0"
+
+
+def test_a_fragment_in_the_request_target_is_dropped(start_host: StartHost, tmp_path: Path) -> None:
+    host = start_host(write_app(tmp_path / "app", COUNTING_APP))
+    answer = _raw(host.port, b"GET /api/store/a#frag HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert answer.endswith(b"\r\n\r\na|0")
+
+
+async def _answer_without_reading(scope: Scope, receive: Any, send: Any) -> None:
+    """5 MB back after 0.3 s (the body meanwhile fills the buffers), the body never read."""
+    if scope["type"] == "lifespan":
+        while (await receive())["type"] != "lifespan.shutdown":
+            await send({"type": "lifespan.startup.complete"})
+        await send({"type": "lifespan.shutdown.complete"})
+        return
+    await asyncio.sleep(0.3)
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"r" * (5 * 1024 * 1024)})
+
+
+def test_a_response_written_before_the_body_is_read_reaches_the_client_whole() -> None:
+    # Closing a socket with unread bytes resets it, and a reset drops whatever of the
+    # response the kernel still holds: the server must stop sending, not close, first.
+    with run_server(_answer_without_reading) as server:
+        for _ in range(3):
+            conn = socket.socket()
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # most stays server-side
+            conn.connect(("127.0.0.1", server.port))
+            with conn:
+                size = 256 * 1024 * 1024
+                conn.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size)
+                flood = Flood(conn, b"z" * 65536, size)
+                flood.start()
+                time.sleep(0.5)  # the response waits in the kernel while the body floods in
+                conn.settimeout(10)
+                status, _, body = read_response(conn)
+                assert status == b"HTTP/1.1 200 OK"
+                assert len(body) == 5 * 1024 * 1024
+                flood.finish()
+
+
+def test_an_early_answer_reaches_a_client_still_sending_its_body(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    host = start_host(
+        write_app(tmp_path / "app", COUNTING_APP),
+        env={"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT": "1000"},
+    )
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", host.port), timeout=10) as conn:
+            size = 32 * 1024 * 1024
+            conn.sendall(
+                b"POST /api/store/big HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % size
+            )
+            flood = Flood(conn, b"z" * 65536, size)
+            flood.start()
+            # The 413 comes before the body is read; the client keeps sending meanwhile and
+            # must still be able to read the answer, not a reset.
+            assert _status(conn) == b"HTTP/1.1 413 Request Entity Too Large"
+            flood.finish()
+            assert closed_by_peer(conn, timeout=10)

@@ -41,6 +41,20 @@ __all__ = ["ASGI_INFO", "AsgiApp", "HttpProtocol", "Message", "ServerState", "de
 _REQUEST_LINE_FRAMING = 32
 
 
+# How long a connection closed by the server keeps discarding what the client still sends.
+LINGER_SECONDS = 5.0
+
+
+class _Discard:
+    """The parser of a lingering connection: everything is dropped."""
+
+    def feed_data(self, data: bytes) -> None:
+        pass
+
+
+_DISCARD = _Discard()
+
+
 class ServerState:
     """What every connection of one server shares: its limits, the Date header, live
     connections."""
@@ -74,6 +88,7 @@ class HttpProtocol(asyncio.Protocol):
         "headers",
         "idle_ticks",
         "limits",
+        "lingering",
         "loop",
         "parser",
         "parsing",
@@ -119,6 +134,7 @@ class HttpProtocol(asyncio.Protocol):
         self.header_bytes = 0  # of the complete header lines of the head being read
         self.repeated_fields = 0  # fields the host application's dict joined to an earlier one
         self.refusal = 0
+        self.lingering = False
         self.reading_paused = False
         self.writing_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
@@ -185,7 +201,15 @@ class HttpProtocol(asyncio.Protocol):
             self._refuse(431)
 
     def eof_received(self) -> bool | None:
-        return None  # close the transport
+        """The client has sent all it will send. Requests that arrived whole are still
+        answered (a half-closed connection can still carry responses, as Kestrel's does);
+        one whose head or body was cut short never runs."""
+        parsing = self.parsing
+        if self.lingering or self.cycle is None or parsing is not None:
+            return None  # close the transport; connection_lost marks the cycles disconnected
+        last = self.pipeline[-1] if self.pipeline else self.cycle
+        last.keep_alive = False  # the connection closes after its response
+        return True
 
     def pause_writing(self) -> None:
         self.writing_paused = True
@@ -224,6 +248,9 @@ class HttpProtocol(asyncio.Protocol):
         self.counting = False
         url = self.url
         self.url = b""
+        fragment = url.find(b"#")  # never sent by clients that follow RFC 9112; never used
+        if fragment >= 0:
+            url = url[:fragment]
         if self.header_bytes >= self.count_floor or self.repeated_fields:
             self._check_count()
         self.header_bytes = self.section_bytes = self.head_ticks = 0
@@ -343,7 +370,10 @@ class HttpProtocol(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         # A request whose body was not read to the end leaves the connection unusable.
-        if not cycle.keep_alive or not cycle.body_complete or self.state.shutting_down:
+        if not cycle.body_complete:
+            self._linger()
+            return
+        if not cycle.keep_alive or self.state.shutting_down:
             self.transport.close()
             return
         self.cycle = None
@@ -405,8 +435,36 @@ class HttpProtocol(asyncio.Protocol):
             cycle.disconnected = True
             cycle.wake()
             self.write(refusal(status))
-        if self.transport is not None:
-            self.transport.close()
+        if status == 408:
+            self.close()  # a client too slow to matter: let go of it at once
+        else:
+            self._linger()
+
+    def _linger(self) -> None:
+        """Close the connection without losing the response just written.
+
+        The client may still be sending what the server will not read (a body after 413, a
+        header after 431). Closing with unread bytes makes the kernel reset the connection,
+        and a reset can destroy the response before the client reads it. So the server shuts
+        down its sending side, discards whatever still arrives, and closes once the client
+        does, or after `LINGER_SECONDS`.
+        """
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        self.parser = _DISCARD  # type: ignore[assignment]
+        self.lingering = True
+        self.counting = False
+        self.parsing = None
+        for cycle in self.pipeline:
+            cycle.disconnected = True
+        self.pipeline.clear()
+        if self.reading_paused:
+            self.reading_paused = False
+            transport.resume_reading()
+        if transport.can_write_eof():
+            transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.close)
 
     # -- the server's sweeper and shutdown
     def is_idle(self) -> bool:
@@ -423,6 +481,8 @@ class HttpProtocol(asyncio.Protocol):
           at the minimum rate over the last grace period, or the connection is dropped, with
           the response's buffered bytes.
         """
+        if self.lingering:
+            return  # closing; only discarding what arrives
         limits = self.limits
         if self.cycle is None:
             if self.section_bytes:
