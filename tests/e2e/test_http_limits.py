@@ -464,3 +464,12 @@ def test_an_early_answer_reaches_a_client_still_sending_its_body(
             assert _status(conn) == b"HTTP/1.1 413 Request Entity Too Large"
             flood.finish()
             assert closed_by_peer(conn, timeout=10)
+
+
+def test_garbage_after_a_whole_request_ends_the_connection_after_its_answer() -> None:
+    with run_server() as server, server.connect() as conn:
+        conn.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n\x00\x01 not http\r\n\r\n")
+        status, headers, body = read_response(conn)
+        assert (status, body) == (b"HTTP/1.1 200 OK", b"GET /slow 0 ")
+        assert headers[b"connection"] == b"close"
+        assert closed_by_peer(conn)

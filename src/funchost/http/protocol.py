@@ -101,6 +101,7 @@ class HttpProtocol(asyncio.Protocol):
         "section_limit",
         "server",
         "state",
+        "stopped",
         "taken_marks",
         "timed",
         "transport",
@@ -134,7 +135,8 @@ class HttpProtocol(asyncio.Protocol):
         self.header_bytes = 0  # of the complete header lines of the head being read
         self.repeated_fields = 0  # fields the host application's dict joined to an earlier one
         self.refusal = 0
-        self.lingering = False
+        self.lingering = False  # the sending side is shut; closing soon
+        self.stopped = False  # nothing more is parsed
         self.reading_paused = False
         self.writing_paused = False
         self.drain_waiters: list[asyncio.Future[None]] = []
@@ -369,12 +371,13 @@ class HttpProtocol(asyncio.Protocol):
     def cycle_done(self, cycle: RequestCycle) -> None:
         if self.transport is None or self.transport.is_closing():
             return
-        # A request whose body was not read to the end leaves the connection unusable.
-        if not cycle.body_complete:
-            self._linger()
-            return
-        if not cycle.keep_alive or self.state.shutting_down:
-            self.transport.close()
+        if not cycle.keep_alive or not cycle.body_complete or self.state.shutting_down:
+            # A request whose body was not read to the end leaves the connection unusable; and
+            # the client may still be sending (that body, or what made the server stop reading).
+            if cycle.body_complete and not self.stopped:
+                self.transport.close()
+            else:
+                self._linger()
             return
         self.cycle = None
         self.idle_ticks = 0
@@ -435,10 +438,30 @@ class HttpProtocol(asyncio.Protocol):
             cycle.disconnected = True
             cycle.wake()
             self.write(refusal(status))
+        else:
+            # A whole earlier request is still being answered: the fault is in what followed
+            # it. Read nothing more, let that answer finish, then close (cycle_done).
+            self._stop_reading()
+            cycle.keep_alive = False
+            return
         if status == 408:
             self.close()  # a client too slow to matter: let go of it at once
         else:
             self._linger()
+
+    def _stop_reading(self) -> None:
+        """Parse nothing more on this connection: what still arrives is discarded, and the
+        requests waiting behind the current one are dropped unanswered."""
+        self.parser = _DISCARD  # type: ignore[assignment]
+        self.stopped = True
+        self.counting = False
+        self.parsing = None
+        for cycle in self.pipeline:
+            cycle.disconnected = True
+        self.pipeline.clear()
+        if self.reading_paused and self.transport is not None:
+            self.reading_paused = False
+            self.transport.resume_reading()
 
     def _linger(self) -> None:
         """Close the connection without losing the response just written.
@@ -452,16 +475,8 @@ class HttpProtocol(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
-        self.parser = _DISCARD  # type: ignore[assignment]
+        self._stop_reading()
         self.lingering = True
-        self.counting = False
-        self.parsing = None
-        for cycle in self.pipeline:
-            cycle.disconnected = True
-        self.pipeline.clear()
-        if self.reading_paused:
-            self.reading_paused = False
-            transport.resume_reading()
         if transport.can_write_eof():
             transport.write_eof()
         self.loop.call_later(LINGER_SECONDS, self.close)
