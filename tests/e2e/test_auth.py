@@ -59,6 +59,14 @@ def test_function_level_needs_a_key(served: RunningHost, secrets: Path) -> None:
     assert c.get("/api/HttpHello?name=anon").status_code == 200
 
 
+def test_the_code_parameter_is_found_whatever_its_case(served: RunningHost, secrets: Path) -> None:
+    # ASP.NET's query collection ignores the case of names, so Azure accepts ?CODE= too.
+    _, _, fn_key = _keys(secrets)
+    for name in ("CODE", "Code", "cOdE"):
+        assert served.client.get("/api/Keyed", params={name: fn_key}).text == "keyed ok"
+    assert served.client.get("/api/Keyed", params={"CODE": "wrong"}).status_code == 401
+
+
 def test_function_key_in_header_wins_over_query(served: RunningHost, secrets: Path) -> None:
     _, _, fn_key = _keys(secrets)
     c = served.client

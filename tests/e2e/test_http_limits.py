@@ -22,7 +22,7 @@ from funchost.errors import ConfigError
 from funchost.hostjson import read_host_options
 from funchost.http.exchange import Request, Response
 from funchost.http.limits import HttpLimits
-from funchost.http.protocol import decode_path
+from funchost.http.paths import decode_path
 from tests.conftest import StartHost, write_app
 from tests.e2e.test_http_server import closed_by_peer, read_response, run_server
 
@@ -403,6 +403,7 @@ def test_requests_whose_body_did_not_arrive_whole_never_run(
 def test_route_values_are_decoded_as_utf8(start_host: StartHost, tmp_path: Path) -> None:
     host = start_host(write_app(tmp_path / "app", COUNTING_APP))
     assert host.client.get("/api/store/caf%C3%A9").text == "café|0"
+    assert host.client.get("/api/store/a%2Fb").text == "a%2Fb|0"  # not a separator
 
 
 def test_a_fragment_in_the_request_target_is_dropped(start_host: StartHost, tmp_path: Path) -> None:
@@ -473,3 +474,26 @@ def test_garbage_after_a_whole_request_ends_the_connection_after_its_answer() ->
         assert (status, body) == (b"HTTP/1.1 200 OK", b"GET /slow 0 ")
         assert headers[b"connection"] == b"close"
         assert closed_by_peer(conn)
+
+
+def test_route_values_decode_alike_under_uvicorn_and_in_test_host(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    import sys
+
+    from funchost.testing import TestHost
+    from tests.conftest import free_port, launch
+
+    app = write_app(tmp_path / "app", COUNTING_APP)
+    port = free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", "funchost.asgi:app_from_environment"]
+    env = {**host_env, "FUNCHOST_APP_DIR": str(app)}
+    host = launch([*cmd, "--port", str(port)], env, tmp_path / "uvicorn.log", port)
+    try:
+        host.wait_until_ready()
+        assert host.client.get("/api/store/caf%C3%A9").text == "café|0"
+        assert host.client.get("/api/store/a%2Fb").text == "a%2Fb|0"  # not a separator
+    finally:
+        host.stop()
+    with TestHost(app) as test_host:
+        assert test_host.client.get("/api/store/caf%C3%A9").text == "café|0"

@@ -307,7 +307,10 @@ def test_idle_keep_alive_connection_is_closed_after_the_timeout() -> None:
 
 
 def test_slow_request_head_gets_408() -> None:
-    with run_server(limits=HttpLimits(request_headers_timeout=0.5)) as server, server.connect() as conn:
+    with (
+        run_server(limits=HttpLimits(request_headers_timeout=0.5)) as server,
+        server.connect() as conn,
+    ):
         conn.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n")
         status, _, _ = read_response(conn)
         assert status == b"HTTP/1.1 408 Request Timeout"

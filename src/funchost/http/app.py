@@ -36,6 +36,7 @@ from funchost.http.exchange import (
     read_body,
 )
 from funchost.http.homepage import HOMEPAGE
+from funchost.http.paths import decode_path
 from funchost.http.routing import RouteTable
 from funchost.indexing.spec import FunctionSpec
 from funchost.invocation.invoker import EMPTY, HOST_API_REASON, TriggerEvent
@@ -100,8 +101,11 @@ class AsgiRequest:
 
     def __init__(self, scope: Scope, receive: Receive) -> None:
         self.method: str = scope["method"]
-        self.path: str = scope["path"]
-        self.raw_path: bytes = scope.get("raw_path") or self.path.encode()
+        raw_path: bytes | None = scope.get("raw_path")
+        # Decoded as funchost's own server decodes it (UTF-8, `%2F` kept), whichever server
+        # made the scope: the same URL matches the same route under uvicorn and in TestHost.
+        self.path: str = decode_path(raw_path) if raw_path and b"%" in raw_path else scope["path"]
+        self.raw_path: bytes = raw_path or self.path.encode()
         self.query_string: bytes = scope["query_string"]
         self.headers = join_headers(scope["headers"])
         self.scheme: str = scope.get("scheme", "http")
@@ -205,7 +209,7 @@ class HostApp:
             and not self.keys.authorize(
                 function.auth_level,
                 function.spec.name,
-                headers.get("x-functions-key") or query.get("code"),
+                given_key(headers, query),
             )
         ):
             return Response(401, cors_headers)
@@ -299,7 +303,7 @@ class HostApp:
             else:
                 query_string = request.query_string
                 query = _query(query_string) if query_string else {}
-                key = headers.get("x-functions-key") or query.get("code")
+                key = given_key(headers, query)
                 if not self.keys.authorize("admin", None, key):
                     return Response(401, cors_headers)
         body = b""
@@ -364,6 +368,17 @@ def _with_access_log(respond: Respond) -> Respond:
         return response
 
     return logged
+
+
+def given_key(headers: dict[str, str], query: dict[str, str]) -> str | None:
+    """The key a request carries: the `x-functions-key` header, else `code` in the query,
+    whose name is matched without regard to case, as ASP.NET's query collection does."""
+    key = headers.get("x-functions-key") or query.get("code")
+    if key is None and query:
+        for name, value in query.items():
+            if name.lower() == "code":
+                return value
+    return key
 
 
 def _query(query_string: bytes) -> dict[str, str]:

@@ -15,8 +15,6 @@ request body and of a response) are checked by the server's sweeper once a secon
 from __future__ import annotations
 
 import asyncio
-import codecs
-import re
 from collections import deque
 from typing import Any, NoReturn, cast
 
@@ -33,8 +31,9 @@ from funchost.http.cycle import (
 )
 from funchost.http.exchange import Respond
 from funchost.http.limits import HttpLimits
+from funchost.http.paths import decode_path
 
-__all__ = ["ASGI_INFO", "AsgiApp", "HttpProtocol", "Message", "ServerState", "decode_path"]
+__all__ = ["ASGI_INFO", "AsgiApp", "HttpProtocol", "Message", "ServerState"]
 
 # The request line's own bytes besides its target ("DELETE " and " HTTP/1.1\r\n"), allowed on
 # top of the target when a head's size is checked before its lines are complete.
@@ -546,31 +545,6 @@ class HttpProtocol(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
-
-
-# Percent-decoding a request path as ASP.NET Core does: bytes decoded as UTF-8, `%2F` kept (a
-# decoded slash would change which route matches), and bytes that are not UTF-8 kept as
-# their percent escapes.
-_PERCENT = re.compile(rb"%([0-9A-Fa-f]{2})")
-
-
-def _keep_escaped(error: UnicodeError) -> tuple[str, int]:
-    assert isinstance(error, UnicodeDecodeError)
-    bad = error.object[error.start : error.end]
-    return "".join(f"%{b:02X}" for b in bad), error.end
-
-
-codecs.register_error("funchost-percent", _keep_escaped)
-
-
-def _unescape(match: re.Match[bytes]) -> bytes:
-    byte = int(match.group(1), 16)
-    return match.group(0) if byte == 0x2F else bytes((byte,))
-
-
-def decode_path(raw_path: bytes) -> str:
-    """The path of a request target, percent-decoded as UTF-8 (`/caf%C3%A9` is `/café`)."""
-    return _PERCENT.sub(_unescape, raw_path).decode("utf-8", "funchost-percent")
 
 
 def _address(value: Any) -> tuple[str, int] | None:
