@@ -5,24 +5,18 @@ from __future__ import annotations
 
 import gc
 import logging
-import signal
-import threading
-import time
 from collections.abc import Sequence
-from types import FrameType
 
 from funchost.asgi import create_app
 from funchost.banner import render_banner
 from funchost.config import PRODUCTION, HostConfig
+from funchost.dispatch import HandedConnections
 from funchost.http.server import HttpServer
 from funchost.indexing.index import index_app
 from funchost.invocation.logs import configure_logging
-from funchost.supervisor import HostChild, inherited_socket, listening_socket
+from funchost.supervisor import WorkerPool, inherited_socket, listening_socket
 
 logger = logging.getLogger("funchost")
-
-# How often the supervisor of --workers looks for a worker that exited.
-WATCH_INTERVAL = 0.5
 # A worker's exit code when every thread of its `def` pool is held by timed-out functions
 # (EX_TEMPFAIL): it drained, and its supervisor starts a new one.
 EXIT_POOL_EXHAUSTED = 75
@@ -36,13 +30,18 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     """
     if config.workers > 1:
         return _run_workers(config, worker_args)
-    inherited = inherited_socket()
-    sock = inherited or listening_socket(config.host, config.port)
+    # A worker of `serve --workers N` serves the connections its supervisor hands it.
+    link = HandedConnections.from_environment()
+    sock = link or inherited_socket() or listening_socket(config.host, config.port)
     app = create_app(config)
     if banner:
         print(render_banner(config, app.host.index), flush=True)
-    server = HttpServer(app, respond=app.respond, on_started=_freeze_startup_objects)
-    if inherited is None or config.mode != PRODUCTION:
+    server = HttpServer(
+        app,
+        respond=app.respond if link is None else link.counting(app.respond),
+        on_started=_freeze_startup_objects,
+    )
+    if link is None or config.mode != PRODUCTION:
         return server.run(sock)
     # A worker of `serve --workers N`: its supervisor replaces a worker that exits.
     exhausted = False
@@ -81,32 +80,4 @@ def _run_workers(config: HostConfig, worker_args: Sequence[str]) -> int:
     )
     print(render_banner(config, index_app(config)), flush=True)
     sock = listening_socket(config.host, config.port)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    workers = [HostChild(worker_args, sock) for _ in range(config.workers)]
-    try:
-        while not stop.wait(WATCH_INTERVAL):
-            for worker in workers:
-                code = worker.exit_code()
-                if code is None:
-                    continue
-                if code == 2 and time.monotonic() - worker.started_at < 10:
-                    logger.error("Worker %d exited at startup (code 2); stopping.", worker.pid)
-                    return 2
-                logger.warning(
-                    "Worker %d exited with code %d; starting a new one.", worker.pid, code
-                )
-                worker.restart()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-        for worker in workers:  # all drain at once
-            worker.signal(signal.SIGTERM)
-        for worker in workers:
-            worker.stop()
-        sock.close()
-    return 0
+    return WorkerPool(worker_args, config.workers, sock).run()

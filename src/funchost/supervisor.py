@@ -1,26 +1,50 @@
-"""Host processes that share one listening socket: the socket, and starting and stopping them.
+"""Host processes under a supervisor that holds the listening socket: starting, watching and
+stopping them.
 
-Both `funchost start` with reload on save and `funchost serve --workers N` run the host in
-child processes (`python -m funchost ... --no-reload`) that inherit a socket this process
-bound, passed by file descriptor in FUNCHOST_LISTEN_FD, so connections queue in the socket
-while a child starts or is replaced.
+`funchost start` with reload on save runs the host in one child process (`HostChild`) that
+inherits the socket, passed by file descriptor in FUNCHOST_LISTEN_FD, so connections queue in
+the socket while a child starts or is replaced.
+
+`funchost serve --workers N` runs N worker processes (`WorkerPool`) and accepts every
+connection itself, handing each to the least-loaded worker (funchost.dispatch). One SIGTERM
+or SIGINT ends every worker's channel, which drains it (in-flight requests finish, up to
+30 s), and the pool exits 0 once they have all exited; a second one stops them at once. A
+worker that dies is replaced; one that leaves on its own (a signal of its own, an exhausted
+thread pool) is replaced as soon as it says so, while it drains.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import selectors
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from types import FrameType
 
 from funchost.config import LISTEN_FD_ENV
+from funchost.dispatch import FORCE, LEAVING, READY, STOP, WorkerLink
 from funchost.errors import ConfigError
+
+logger = logging.getLogger("funchost")
 
 # A host drains in-flight requests for up to 30 s after SIGTERM.
 STOP_TIMEOUT = 35.0
+# After a second SIGTERM, how long workers get to stop before they are killed.
+FORCE_TIMEOUT = 10.0
+# How often the supervisor of --workers looks for a worker that exited, at least.
+WATCH_INTERVAL = 0.5
+# A worker that exits with this code this soon after it started cannot start (bad settings):
+# the pool stops rather than restart it forever.
+STARTUP_FAILED = 2
+STARTUP_PERIOD = 10.0
+# Connections accepted at once before the pool looks at its workers' messages again.
+ACCEPT_BATCH = 64
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
@@ -45,36 +69,38 @@ def inherited_socket() -> socket.socket | None:
     return socket.socket(fileno=int(fd)) if fd else None
 
 
+def _spawn(
+    args: Sequence[str], env: Mapping[str, str], fds: Sequence[int]
+) -> subprocess.Popen[bytes]:
+    """`python -m funchost ARGS` with `env` added and the descriptors `fds` inherited."""
+    command = [sys.executable, "-m", "funchost", *args]
+    return subprocess.Popen(command, env={**os.environ, **env}, pass_fds=fds)
+
+
 class HostChild:
-    """One host process serving the supervisor's socket."""
+    """One host process serving the supervisor's socket (reload on save)."""
 
     def __init__(self, args: Sequence[str], sock: socket.socket) -> None:
-        self.command = [sys.executable, "-m", "funchost", *args]
+        self.args = args
         self.sock = sock
         self.process = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         self.started_at = time.monotonic()
-        env = {**os.environ, LISTEN_FD_ENV: str(self.sock.fileno())}
-        return subprocess.Popen(self.command, env=env, pass_fds=[self.sock.fileno()])
+        fd = self.sock.fileno()
+        return _spawn(self.args, {LISTEN_FD_ENV: str(fd)}, [fd])
 
     @property
     def pid(self) -> int:
         return self.process.pid
-
-    def exit_code(self) -> int | None:
-        return self.process.poll()
-
-    def signal(self, signum: int) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signum)
 
     def restart(self) -> None:
         self.stop()
         self.process = self._spawn()
 
     def stop(self) -> None:
-        """SIGTERM, wait for the drain, then SIGKILL if it is still running."""
+        """SIGTERM (once: a second one stops it at once), wait for the drain, then SIGKILL if
+        it is still running."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -82,3 +108,280 @@ class HostChild:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+class Worker:
+    """One worker process of a `WorkerPool`, and its link."""
+
+    def __init__(self, args: Sequence[str]) -> None:
+        self.link = WorkerLink()
+        env, fds = self.link.environment()
+        self.process = _spawn(args, env, fds)
+        self.link.spawned()
+        self.started_at = time.monotonic()
+        self.ready = False  # it serves: hand it connections
+        self.leaving = False  # it stops: hand it nothing more
+        self.gone = False  # its channel ended: it has exited, or is exiting
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def tell(self, message: bytes) -> None:
+        """`STOP` or `FORCE`; by signal if the worker is not reading its channel (a first
+        SIGTERM drains, a second stops at once)."""
+        if not self.link.tell(message) and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+
+
+class WorkerPool:
+    """`serve --workers N`: N host processes behind one listening socket that the pool
+    accepts on, handing each connection to the least-loaded worker."""
+
+    def __init__(self, args: Sequence[str], size: int, sock: socket.socket) -> None:
+        self.args = args
+        self.size = size
+        self.sock = sock
+        sock.setblocking(False)
+        self.selector = selectors.DefaultSelector()
+        self.workers: list[Worker] = []
+        # Connections (descriptors) accepted that no worker could take yet.
+        self.waiting: deque[int] = deque()
+        self.turn = 0  # where the search for the least-loaded worker starts (ties rotate)
+        self.accepting = False
+        self.stopping = False
+        self.forced = False
+        self.deadline = float("inf")
+        self.exit_code = 0
+        # When to look for exited workers next: every WATCH_INTERVAL, and soon after a
+        # worker's channel ends (not on every wakeup: they come with every connection).
+        self.reap_at = 0.0
+
+    def run(self) -> int:
+        """Run until SIGINT/SIGTERM and every worker has exited; 0, or 2 if workers cannot
+        start."""
+        wake_r, wake_w = socket.socketpair()
+        wake_r.setblocking(False)
+        wake_w.setblocking(False)
+        previous_wakeup = signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
+        previous = {s: signal.signal(s, _record) for s in (signal.SIGINT, signal.SIGTERM)}
+        self._watch(wake_r, lambda: self._signals(wake_r))
+        try:
+            for _ in range(self.size):
+                self._start_worker()
+            while self.workers:
+                self._step()
+        finally:
+            signal.set_wakeup_fd(previous_wakeup)
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            for worker in self.workers:  # only after an error in the pool itself
+                worker.process.kill()
+                worker.process.wait()
+                worker.link.close()
+            for fd in self.waiting:
+                os.close(fd)
+            self.selector.close()
+            self.sock.close()
+            wake_r.close()
+            wake_w.close()
+        return self.exit_code
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        timeout = min(self.reap_at, self.deadline) - now
+        if self.waiting:
+            timeout = min(timeout, 0.02)
+        for key, _events in self.selector.select(max(0.0, timeout)):
+            key.data()
+        now = time.monotonic()
+        if now >= self.reap_at:
+            self._reap()
+            gone = any(w.gone for w in self.workers)
+            self.reap_at = now + (0.02 if gone else WATCH_INTERVAL)
+        if self.waiting:
+            self._hand_waiting()
+        if now >= self.deadline:
+            for worker in self.workers:
+                if worker.process.poll() is None:
+                    logger.warning("Worker %d did not stop in time; killing it.", worker.pid)
+                    worker.process.kill()
+            self.deadline = float("inf")
+
+    def _watch(self, sock: socket.socket, callback: Callable[[], None]) -> None:
+        self.selector.register(sock, selectors.EVENT_READ, callback)
+
+    # -- workers
+    def _start_worker(self) -> None:
+        worker = Worker(self.args)
+        self.workers.append(worker)
+        self._watch(worker.link.channel, lambda: self._from_worker(worker))
+
+    def _from_worker(self, worker: Worker) -> None:
+        while True:
+            received = worker.link.receive()
+            if received is None:
+                return
+            data, returned = received
+            for fd in returned:  # sent back by a leaving worker
+                self._dispatch(fd)
+            if not data:
+                worker.gone = True
+                worker.ready = False
+                self.reap_at = 0.0
+                self.selector.unregister(worker.link.channel)
+                self._update_accepting()
+                return
+            if READY[0] in data:
+                worker.ready = True
+                self._update_accepting()
+            if LEAVING[0] in data:
+                self._leaving(worker)
+
+    def _leaving(self, worker: Worker) -> None:
+        if worker.leaving:
+            return
+        worker.leaving = True
+        self._update_accepting()
+        if not self.stopping and not worker.gone:
+            worker.tell(STOP)  # nothing more after this
+            logger.warning("Worker %d is stopping; starting a new one.", worker.pid)
+            self._start_worker()
+
+    def _reap(self) -> None:
+        for worker in list(self.workers):
+            code = worker.process.poll()
+            if code is None:
+                continue
+            self.workers.remove(worker)
+            if not worker.gone:
+                self.selector.unregister(worker.link.channel)
+            worker.link.close()
+            if self.stopping or worker.leaving:
+                continue
+            if code == STARTUP_FAILED and time.monotonic() - worker.started_at < STARTUP_PERIOD:
+                logger.error("Worker %d exited at startup (code %d); stopping.", worker.pid, code)
+                self.exit_code = STARTUP_FAILED
+                self._stop()
+                continue
+            logger.warning("Worker %d exited with code %d; starting a new one.", worker.pid, code)
+            self._start_worker()
+        self._update_accepting()
+
+    # -- connections
+    def _update_accepting(self) -> None:
+        accepting = (
+            not self.stopping
+            and not self.waiting
+            and any(w.ready and not w.leaving for w in self.workers)
+        )
+        if accepting != self.accepting:
+            self.accepting = accepting
+            if accepting:
+                self._watch(self.sock, self._accept)
+            else:
+                self.selector.unregister(self.sock)
+
+    def _accept(self) -> None:
+        # The raw accept: `socket.accept()` would wrap each descriptor in a socket object (its
+        # family and type as enums) only to close it, a third of this process's time for a
+        # connection.
+        accept = self.sock._accept  # type: ignore[attr-defined]
+        for _ in range(ACCEPT_BATCH):
+            try:
+                fd, _address = accept()
+            except (BlockingIOError, ConnectionAbortedError):
+                return
+            except OSError as exc:  # out of descriptors: leave the rest in the backlog
+                logger.error("Cannot accept connections: %s", exc)
+                return
+            self._dispatch(fd)
+            if self.waiting:
+                return
+
+    def _dispatch(self, fd: int) -> None:
+        """Hand the connection `fd` to the least-loaded worker, or keep it waiting."""
+        if self.stopping:
+            os.close(fd)
+            return
+        full: set[Worker] = set()
+        while (worker := self._least_loaded(full)) is not None:
+            if worker.link.hand(fd):
+                os.close(fd)
+                return
+            full.add(worker)
+        self.waiting.append(fd)
+        self._update_accepting()
+
+    def _hand_waiting(self) -> None:
+        while self.waiting:
+            worker = self._least_loaded(set())
+            if worker is None or not worker.link.hand(self.waiting[0]):
+                break
+            os.close(self.waiting.popleft())
+        self._update_accepting()
+
+    def _least_loaded(self, excluded: set[Worker]) -> Worker | None:
+        """The ready worker with the least load; among equals, the next after the last one
+        chosen."""
+        workers = self.workers
+        count = len(workers)
+        best: Worker | None = None
+        best_load = 0
+        best_index = 0
+        for i in range(count):
+            index = (self.turn + i) % count
+            worker = workers[index]
+            if worker.ready and not worker.leaving and worker not in excluded:
+                load = worker.link.load()
+                if best is None or load < best_load:
+                    best, best_load, best_index = worker, load, index
+        if best is not None:
+            self.turn = best_index + 1
+        return best
+
+    # -- stopping
+    def _signals(self, wake: socket.socket) -> None:
+        try:
+            received = wake.recv(64)
+        except BlockingIOError:
+            return
+        for signum in received:
+            if signum in (signal.SIGINT, signal.SIGTERM):
+                if self.stopping:
+                    self._force()
+                else:
+                    self._stop()
+
+    def _stop(self) -> None:
+        """Drain: accept no more, and end every worker's channel (each then drains)."""
+        if self.stopping:
+            return
+        if self.waiting:
+            self._hand_waiting()
+        self.stopping = True
+        self.deadline = time.monotonic() + STOP_TIMEOUT
+        self._update_accepting()
+        self.sock.close()  # new connections are refused, as by a single host
+        for fd in self.waiting:
+            os.close(fd)
+        self.waiting.clear()
+        for worker in self.workers:
+            if not worker.leaving:  # a leaving worker has had its STOP
+                worker.tell(STOP)
+        logger.info(
+            "Stopping: in-flight requests finish first (up to 30 s); signal again to stop at once."
+        )
+
+    def _force(self) -> None:
+        if self.forced:
+            return
+        self.forced = True
+        self.deadline = min(self.deadline, time.monotonic() + FORCE_TIMEOUT)
+        logger.warning("Stopping at once: in-flight requests are cut off.")
+        for worker in self.workers:
+            worker.tell(FORCE)
+
+
+def _record(signum: int, frame: FrameType | None) -> None:
+    """Python's handler for the pool's signals: the wakeup descriptor carries them."""

@@ -20,6 +20,7 @@ import logging
 import signal
 import socket
 from collections.abc import Callable
+from typing import Protocol
 
 from funchost.http.exchange import Respond
 from funchost.http.limits import HttpLimits
@@ -84,6 +85,35 @@ class Lifespan:
         await self.task
 
 
+class Listener(Protocol):
+    """Where the server's connections come from: its listening socket (`SocketListener`), or
+    a supervisor that accepts them and hands them over (funchost.dispatch)."""
+
+    async def start(
+        self, new_connection: Callable[[], asyncio.Protocol], stop_server: Callable[[bool], None]
+    ) -> None:
+        """Make connections with `new_connection`; `stop_server(at_once)` to stop the server."""
+
+    async def stop(self) -> None:
+        """Make no more connections (once, before the server drains)."""
+
+
+class SocketListener:
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.server: asyncio.Server | None = None
+
+    async def start(
+        self, new_connection: Callable[[], asyncio.Protocol], stop_server: Callable[[bool], None]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        self.server = await loop.create_server(new_connection, sock=self.sock, backlog=2048)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+
+
 class HttpServer:
     def __init__(
         self,
@@ -105,8 +135,9 @@ class HttpServer:
         self.started = False
         self._stop: asyncio.Event | None = None
         self._forced = False
+        self._signalled = False
 
-    def run(self, sock: socket.socket) -> int:
+    def run(self, sock: socket.socket | Listener) -> int:
         """Serve on `sock` until SIGINT/SIGTERM; 0 after a clean stop, 1 if startup failed."""
         import uvloop
 
@@ -129,7 +160,7 @@ class HttpServer:
                         exc_info=exc,
                     )
 
-    async def serve(self, sock: socket.socket) -> int:
+    async def serve(self, sock: socket.socket | Listener) -> int:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         self._install_signal_handlers(loop)
@@ -140,8 +171,9 @@ class HttpServer:
             logger.error("The host failed to start: %s", exc)
             return 1
         self._update_date()
-        server = await loop.create_server(
-            lambda: HttpProtocol(self.app, self.state, loop, self.respond), sock=sock, backlog=2048
+        listener = SocketListener(sock) if isinstance(sock, socket.socket) else sock
+        await listener.start(
+            lambda: HttpProtocol(self.app, self.state, loop, self.respond), self.stop
         )
         self.started = True
         sweeper = loop.create_task(self._sweep())
@@ -150,7 +182,7 @@ class HttpServer:
         try:
             await self._stop.wait()
         finally:
-            server.close()
+            await listener.stop()
             await self._drain()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -158,15 +190,19 @@ class HttpServer:
             await lifespan.shutdown()
         return 0
 
-    def stop(self) -> None:
+    def stop(self, at_once: bool = False) -> None:
+        """Stop: drain in-flight requests first, or with `at_once`, cut them off."""
+        if at_once:
+            self._forced = True
         if self._stop is not None:
             self._stop.set()
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         def on_signal() -> None:
-            if self._stop is not None and self._stop.is_set():
-                self._forced = True  # a second signal: stop waiting for in-flight requests
-            self.stop()
+            # A second signal stops waiting for in-flight requests; a stop for another reason
+            # (funchost.dispatch) before the first signal does not count as one.
+            self.stop(at_once=self._signalled)
+            self._signalled = True
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
