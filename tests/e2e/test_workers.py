@@ -68,6 +68,15 @@ def worker_pids(host: RunningHost) -> set[int]:
     return set()
 
 
+def running(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its parent to reap it has exited)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
 def serving_pids(host: RunningHost, count: int, timeout: float = 60) -> set[int]:
     """Wait until `count` different workers have answered (each new connection goes to the
     least-loaded ready worker, so an idle pool rotates); their pids."""
@@ -247,3 +256,23 @@ def test_a_worker_that_stops_on_its_own_drains_and_is_replaced_while_the_others_
     assert leaving not in pids
     assert host.stop() == 0
     assert "Failed" not in host.output()
+
+
+def test_the_workers_of_a_killed_supervisor_finish_their_requests_and_exit(
+    start_host: StartHost, app_dir: Path, tmp_path: Path
+) -> None:
+    started = tmp_path / "started"
+    started.mkdir()
+    host = start_host(app_dir, "--workers", "2", command="serve", env={"STARTED_DIR": str(started)})
+    pids = serving_pids(host, 2)
+    try:
+        burst = Burst([f"{host.base_url}/api/slow?id={i}&s=1" for i in range(2)])
+        wait_for_started(started, 2)
+        host.proc.kill()
+        responses, _ = burst.wait()
+        assert [r.status_code for r in responses] == [200, 200]
+        eventually(lambda: not any(running(pid) for pid in pids), what="the workers to exit")
+    finally:
+        for pid in pids:  # never leave them serving the port
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
