@@ -206,15 +206,16 @@ def test_four_concurrent_def_requests_are_spread_evenly_over_the_workers(
 
 
 def test_a_worker_killed_with_sigkill_is_replaced_and_the_load_still_shared(
-    start_host: StartHost, app_dir: Path
+    start_host: StartHost, app_dir: Path, tmp_path: Path
 ) -> None:
-    host = start_host(
-        app_dir, "--workers", "2", command="serve", env={"PYTHON_THREADPOOL_THREAD_COUNT": "1"}
-    )
+    started = tmp_path / "started"
+    started.mkdir()
+    env = {"PYTHON_THREADPOOL_THREAD_COUNT": "1", "STARTED_DIR": str(started)}
+    host = start_host(app_dir, "--workers", "2", command="serve", env=env)
     first = serving_pids(host, 2)
     # Each worker has a request in flight; one of them dies with its connection.
     burst = Burst([f"{host.base_url}/api/slow?id=k{i}&s=3" for i in range(2)])
-    time.sleep(1)
+    wait_for_started(started, 2)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
     burst.threads[0].join(30)
