@@ -107,6 +107,13 @@ def _head_with_fields(count: int) -> bytes:
     return b"GET /fields HTTP/1.1\r\nHost: x\r\n" + fields + b"\r\n"
 
 
+def test_the_101st_field_gets_431_as_it_arrives() -> None:
+    with run_server() as server, server.connect() as conn:
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n" + b"a: b\r\n" * 101)  # no end of head
+        conn.settimeout(5)
+        assert _status(conn) == b"HTTP/1.1 431 Request Header Fields Too Large"
+
+
 def test_more_than_100_header_fields_get_431() -> None:
     with run_server() as server:
         with server.connect() as conn:
@@ -497,3 +504,15 @@ def test_route_values_decode_alike_under_uvicorn_and_in_test_host(
         host.stop()
     with TestHost(app) as test_host:
         assert test_host.client.get("/api/store/caf%C3%A9").text == "café|0"
+
+
+async def _target_respond(request: Request) -> Response:
+    return Response(200, [], f"{request.path}|{request.query_string.decode()}".encode())
+
+
+def test_a_fragment_after_a_query_is_dropped_too() -> None:
+    with run_server(_headers_app, respond=_target_respond) as server, server.connect() as conn:
+        conn.sendall(b"GET /a/b?code=KEY&x=1#frag HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(conn)[2] == b"/a/b|code=KEY&x=1"
+        conn.sendall(b"GET /a/b#frag?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert read_response(conn)[2] == b"/a/b|"

@@ -77,13 +77,14 @@ class HttpProtocol(asyncio.Protocol):
         "body_ticks",
         "bytes_written",
         "client",
-        "count_floor",
         "counting",
         "cycle",
         "drain_waiters",
         "fields",
+        "first_check",
         "head_ticks",
         "header_bytes",
+        "header_check",
         "headers",
         "idle_ticks",
         "limits",
@@ -146,8 +147,13 @@ class HttpProtocol(asyncio.Protocol):
         self.counting = True
         self.section_bytes = 0
         self.section_limit = self.limits.max_request_headers_total_size + _REQUEST_LINE_FRAMING
-        # The smallest head (as on_header counts it) that can hold more fields than allowed.
-        self.count_floor = 5 * (self.limits.max_request_header_count + 1)
+        # When on_header next checks the fields (`_check_fields`): at first, once there are
+        # bytes enough for more fields than allowed (5 each, at least), or too many bytes.
+        self.first_check = min(
+            self.limits.max_request_headers_total_size,
+            5 * (self.limits.max_request_header_count + 1) - 1,
+        )
+        self.header_check = self.first_check
         # Read by the sweeper (`sweep`): ticks since the connection became idle, since the
         # head began, and of the reading of a request body (`timed`), with the body bytes that
         # ever arrived on the connection and their count when that reading began.
@@ -228,8 +234,8 @@ class HttpProtocol(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         # Trailers arrive here too, and are dropped by on_chunk_complete.
         self.header_bytes += len(name) + len(value) + 4
-        if self.header_bytes > self.limits.max_request_headers_total_size:
-            self._refusing(431)
+        if self.header_bytes > self.header_check:
+            self._check_fields()
         if self.respond is None:
             self.headers.append((name.lower(), value))
             return
@@ -249,12 +255,10 @@ class HttpProtocol(asyncio.Protocol):
         self.counting = False
         url = self.url
         self.url = b""
-        fragment = url.find(b"#")  # never sent by clients that follow RFC 9112; never used
-        if fragment >= 0:
-            url = url[:fragment]
-        if self.header_bytes >= self.count_floor or self.repeated_fields:
-            self._check_count()
         self.header_bytes = self.section_bytes = self.head_ticks = 0
+        self.header_check = self.first_check
+        if self.repeated_fields:
+            self.repeated_fields = 0
         if url[:1] == b"/":
             raw_path, _, query = url.partition(b"?")
         else:  # absolute-form or asterisk-form request target
@@ -263,8 +267,13 @@ class HttpProtocol(asyncio.Protocol):
             except httptools.HttpParserInvalidURLError:
                 self._refusing(400)
             raw_path, query = parsed.path or b"/", parsed.query or b""
+        # A fragment (`#...`) is never sent by clients that follow RFC 9112, and never used.
+        if query and b"#" in query:
+            query = query.partition(b"#")[0]
         path = raw_path.decode("latin-1")
-        if "%" in path or not path.isascii():
+        if "%" in path or "#" in path or not path.isascii():
+            if "#" in path:
+                raw_path, query = raw_path.partition(b"#")[0], b""
             path = decode_path(raw_path)
         method = parser.get_method()
         http_version = parser.get_http_version()
@@ -326,10 +335,11 @@ class HttpProtocol(asyncio.Protocol):
         # Until this chunk's data begins, what arrives may be the trailer section.
         self.counting = True
         self.section_bytes = self.header_bytes = 0
+        self.header_check = self.first_check
 
     def on_chunk_complete(self) -> None:
         self.counting = False
-        self.section_bytes = 0
+        self.section_bytes = self.repeated_fields = 0
         # After the last chunk: its trailers belong to no request's headers.
         if self.fields:
             self.fields = {}
@@ -350,16 +360,23 @@ class HttpProtocol(asyncio.Protocol):
             self._refusing(400)  # no tunnels
         return method.decode("ascii")
 
-    def _check_count(self) -> None:
-        """Refuse a head of more fields than the limit (called only for heads large enough
-        to hold that many, every field taking at least 5 bytes, or with repeated fields)."""
-        if self.respond is None:
-            count = len(self.headers)
-        else:
-            count = len(self.fields) + self.repeated_fields
-        self.repeated_fields = 0
-        if count > self.limits.max_request_header_count:
+    def _check_fields(self) -> None:
+        """Hold the head (or trailers) being read to both limits, as each field arrives, and
+        set when to look again: when its fields could next exceed either. A field takes at
+        least 5 bytes, so a head can pass the count only after 5 bytes for each field left;
+        the hot path then pays one comparison per field."""
+        limits = self.limits
+        total = limits.max_request_headers_total_size
+        if self.header_bytes > total:
             self._refusing(431)
+        if self.respond is None:
+            count = len(self.headers) + 1  # with the field on its way in
+        else:
+            count = len(self.fields) + self.repeated_fields + 1
+        left = limits.max_request_header_count - count
+        if left < 0:
+            self._refusing(431)
+        self.header_check = min(total, self.header_bytes + 5 * (left + 1) - 1)
 
     # -- cycles
     def _start(self, cycle: RequestCycle) -> None:
