@@ -39,6 +39,7 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     server = HttpServer(
         app,
         respond=app.respond if link is None else link.counting(app.respond),
+        limits=config.host_options.http_limits,
         on_started=_freeze_startup_objects,
     )
     if link is None or config.mode != PRODUCTION:
