@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import APPS, StartHost, free_port, launch, write_app
+from tests.conftest import APPS, RunningHost, StartHost, free_port, launch, write_app
 
 SLOW_APP = """
 import os, signal, time
@@ -47,6 +49,36 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(
     t.join(30)
     assert result["r"].status_code == 200 and result["r"].text == "drained"
     assert host.proc.wait(30) == 0
+
+
+def test_ctrl_c_under_start_lets_in_flight_requests_finish(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    # A terminal's Ctrl-C sends SIGINT to every process of its group: the reloader and the
+    # host process both get it, and the reloader then sends the host its own SIGTERM. The two
+    # signals are one stop, not "stop at once".
+    app = write_app(tmp_path / "app", {"function_app.py": SLOW_APP})
+    port = free_port()
+    cmd = [sys.executable, "-m", "funchost", "start", str(app), "--port", str(port)]
+    with open(tmp_path / "start.log", "wb") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, env=host_env, start_new_session=True
+        )
+    host = RunningHost(proc, port, tmp_path / "start.log")
+    try:
+        host.wait_until_ready()
+        result: dict[str, httpx.Response] = {}
+        t = threading.Thread(
+            target=lambda: result.update(r=httpx.get(f"{host.base_url}/api/slow", timeout=30))
+        )
+        t.start()
+        time.sleep(0.5)
+        os.killpg(proc.pid, signal.SIGINT)  # the group this test started, as a terminal would
+        t.join(30)
+        assert result["r"].status_code == 200 and result["r"].text == "drained"
+        assert proc.wait(30) == 0
+    finally:
+        host.stop()
 
 
 def _pids(base_url: str, n: int) -> set[str]:

@@ -44,6 +44,10 @@ def _sweep_interval(limits: HttpLimits) -> float:
     return min(SWEEP_INTERVAL, shortest / 4)
 
 
+# Seconds after a first SIGINT/SIGTERM in which another one still means the same graceful stop.
+SIGNAL_MERGE = 0.5
+
+
 class LifespanFailed(Exception):
     pass
 
@@ -135,7 +139,6 @@ class HttpServer:
         self.started = False
         self._stop: asyncio.Event | None = None
         self._forced = False
-        self._signalled = False
 
     def run(self, sock: socket.socket | Listener) -> int:
         """Serve on `sock` until SIGINT/SIGTERM; 0 after a clean stop, 1 if startup failed."""
@@ -198,11 +201,18 @@ class HttpServer:
             self._stop.set()
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        first: list[float] = []
+
         def on_signal() -> None:
             # A second signal stops waiting for in-flight requests; a stop for another reason
-            # (funchost.dispatch) before the first signal does not count as one.
-            self.stop(at_once=self._signalled)
-            self._signalled = True
+            # (funchost.dispatch) before the first signal does not count as one. Signals
+            # within SIGNAL_MERGE seconds of the first are the same stop: a terminal's Ctrl-C
+            # reaches every process of its group, and `funchost start`'s reloader then sends
+            # its own SIGTERM.
+            now = loop.time()
+            if not first:
+                first.append(now)
+            self.stop(at_once=now - first[0] > SIGNAL_MERGE)
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
