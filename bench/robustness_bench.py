@@ -234,7 +234,15 @@ async def _stream(
         start, block = _REQUEST_HEAD, b"X-Line: y\r\n" * 1489  # 16 KB
     else:
         start, block = _REQUEST_HEAD + b"X-Long: ", b"a" * 16384
+    # The rate holds over the whole attack, across reconnections: one client sending at
+    # `rate`, not a new connection as fast as the server refuses the last one.
+    began = loop.time()
+    total = 0
     while loop.time() < deadline:
+        pause = began + total / rate - loop.time()
+        if pause > 0:
+            await asyncio.sleep(min(pause, deadline - loop.time()))
+            continue
         record = AttackConnection(started=loop.time() - t0)
         records.append(record)
         try:
@@ -245,15 +253,16 @@ async def _stream(
             await asyncio.sleep(0.1)
             continue
         watch = asyncio.create_task(_watch(reader, record, t0))
-        began = loop.time()
         try:
             writer.write(start)
             record.sent = len(start)
+            total += len(start)
             while loop.time() < deadline and not watch.done():
                 writer.write(block)
                 record.sent += len(block)
+                total += len(block)
                 await writer.drain()
-                delay = began + record.sent / rate - loop.time()
+                delay = began + total / rate - loop.time()
                 if delay > 0:
                     await asyncio.wait([watch], timeout=min(delay, deadline - loop.time()))
         except (ConnectionError, OSError):

@@ -44,6 +44,9 @@ _REQUEST_LINE_FRAMING = 32
 LINGER_SECONDS = 5.0
 
 
+_UNKNOWN: Any = object()
+
+
 class _Discard:
     """The parser of a lingering connection: everything is dropped."""
 
@@ -71,12 +74,13 @@ class HttpProtocol(asyncio.Protocol):
     # Slots: attribute access on the request path stays fast however many attributes there
     # are (past 30, an instance's dict stops sharing its keys and every access slows down).
     __slots__ = (
+        "_client",
+        "_server",
         "app",
         "body_mark",
         "body_received",
         "body_ticks",
         "bytes_written",
-        "client",
         "counting",
         "cycle",
         "drain_waiters",
@@ -88,6 +92,7 @@ class HttpProtocol(asyncio.Protocol):
         "headers",
         "idle_ticks",
         "limits",
+        "linger_timer",
         "lingering",
         "loop",
         "parser",
@@ -99,7 +104,6 @@ class HttpProtocol(asyncio.Protocol):
         "respond",
         "section_bytes",
         "section_limit",
-        "server",
         "state",
         "stopped",
         "taken_marks",
@@ -124,8 +128,11 @@ class HttpProtocol(asyncio.Protocol):
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.server: tuple[str, int] | None = None
-        self.client: tuple[str, int] | None = None
+        # The two ends' addresses, looked up when first asked for (two system calls a
+        # connection otherwise, for what most requests never read).
+        self._server: Any = _UNKNOWN
+        self._client: Any = _UNKNOWN
+        self.linger_timer: asyncio.TimerHandle | None = None
         self.cycle: RequestCycle | None = None  # the one whose response is being made
         self.parsing: RequestCycle | None = None  # the one whose body is being read
         self.pipeline: deque[RequestCycle] = deque()
@@ -171,12 +178,30 @@ class HttpProtocol(asyncio.Protocol):
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
-        self.server = _address(transport.get_extra_info("sockname"))
-        self.client = _address(transport.get_extra_info("peername"))
         self.state.connections.add(self)
+
+    @property
+    def server(self) -> tuple[str, int] | None:
+        if self._server is _UNKNOWN:
+            self._server = self._address("sockname")
+        return cast("tuple[str, int] | None", self._server)
+
+    @property
+    def client(self) -> tuple[str, int] | None:
+        if self._client is _UNKNOWN:
+            self._client = self._address("peername")
+        return cast("tuple[str, int] | None", self._client)
+
+    def _address(self, name: str) -> tuple[str, int] | None:
+        value = self.transport.get_extra_info(name) if self.transport is not None else None
+        if isinstance(value, tuple) and len(value) >= 2:
+            return (str(value[0]), int(value[1]))
+        return None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.state.connections.discard(self)
+        if self.linger_timer is not None:
+            self.linger_timer.cancel()  # it would keep this connection alive until it fires
         for cycle in (self.cycle, self.parsing, *self.pipeline):
             if cycle is not None:
                 cycle.disconnected = True
@@ -495,7 +520,7 @@ class HttpProtocol(asyncio.Protocol):
         self.lingering = True
         if transport.can_write_eof():
             transport.write_eof()
-        self.loop.call_later(LINGER_SECONDS, self.close)
+        self.linger_timer = self.loop.call_later(LINGER_SECONDS, self.close)
 
     # -- the server's sweeper and shutdown
     def is_idle(self) -> bool:
@@ -562,9 +587,3 @@ class HttpProtocol(asyncio.Protocol):
     def close(self) -> None:
         if self.transport is not None and not self.transport.is_closing():
             self.transport.close()
-
-
-def _address(value: Any) -> tuple[str, int] | None:
-    if isinstance(value, tuple) and len(value) >= 2:
-        return (str(value[0]), int(value[1]))
-    return None
