@@ -55,6 +55,10 @@ import harness as h
 APP_DIR = h.APPS_DIR / "robustness"
 HELLO = "/api/hello"
 ATTACKS = ("slowloris", "header-lines", "header-line", "slow-body")
+# Phases may run several attacks at once ("a+b"): the target is for slowloris and
+# endless header lines together.
+COMBINED = "slowloris+header-lines"
+PHASES = (*ATTACKS, COMBINED)
 
 # What funchost's server promises (Kestrel's defaults, funchost.http.limits): when and how each
 # attack connection must end. Seconds are from the attack connection's first byte; the server's
@@ -72,7 +76,7 @@ EXPECTED: dict[str, tuple[frozenset[int], float]] = {
 # The targets: while slowloris and endless header lines attack, the normal client's p99
 # stays within 2x of the quiet p99; the host's memory stays within a documented bound.
 P99_TARGET = 2.0
-P99_ATTACKS = ("slowloris", "header-lines")
+P99_ATTACKS = ("slowloris", "header-lines", COMBINED)
 # Peak RSS of the host's process(es) in any phase. An idle host is about 40 MiB; what the
 # attacks may make it hold is bounded by funchost's limits: at most 32 KiB of head per
 # connection (500 x 32 KiB = 16 MiB), and request bodies only as they are read, within the
@@ -108,7 +112,11 @@ def parse_args() -> argparse.Namespace:
         help="header-line(s): bytes/s the attacker sends (default 8 MiB/s)",
     )
     parser.add_argument("--servers", default="funchost,uvicorn", help="comma-separated")
-    parser.add_argument("--attacks", default=",".join(ATTACKS), help="comma-separated")
+    parser.add_argument(
+        "--attacks",
+        default=",".join(PHASES),
+        help="comma-separated; a+b runs attacks a and b at once",
+    )
     parser.add_argument("--keep-logs", action="store_true", help="keep full server logs")
     # The attacker process (this script, started by itself).
     parser.add_argument("--attacker", choices=ATTACKS, help=argparse.SUPPRESS)
@@ -117,7 +125,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     if args.attacker is None:
         unknown = set(args.servers.split(",")) - {"funchost", "uvicorn"}
-        unknown |= set(args.attacks.split(",")) - set(ATTACKS)
+        unknown |= {k for p in args.attacks.split(",") for k in p.split("+")} - set(ATTACKS)
         if unknown:
             parser.error(f"unknown server or attack: {', '.join(sorted(unknown))}")
         if args.requests < 100 or args.duration < 2 or args.connections < 1 or args.rate <= 0:
@@ -645,6 +653,10 @@ def wait_responsive(port: int, timeout: float = 60.0) -> float | None:
     return None
 
 
+def _duration(kind: str, args: argparse.Namespace) -> float:
+    return float(args.slowloris_duration if kind == "slowloris" else args.duration)
+
+
 def run_phase(
     server: h.Server, kind: str, args: argparse.Namespace, work: Path, stamp: str
 ) -> Phase:
@@ -656,19 +668,31 @@ def run_phase(
                 latencies, errors = client.paced(args.rate, count / args.rate)
             records: list[dict[str, Any]] = []
         else:
-            report = work / f"{server.spec.key}-{kind}-{stamp}.json"
-            log = work / f"{server.spec.key}-{kind}-attacker.log"
-            with TreeRss(server.pid) as rss, attacker(kind, server.port, args, report, log) as proc:
+            kinds = kind.split("+")
+            reports = {k: work / f"{server.spec.key}-{k}-{stamp}.json" for k in kinds}
+            with TreeRss(server.pid) as rss, contextlib.ExitStack() as stack:
+                procs = [
+                    stack.enter_context(
+                        attacker(
+                            k, server.port, args, reports[k], work / f"{server.spec.key}-{k}.log"
+                        )
+                    )
+                    for k in kinds
+                ]
                 # The normal client carries on for as long as the attack lasts.
-                duration = args.slowloris_duration if kind == "slowloris" else args.duration
+                duration = max(_duration(k, args) for k in kinds)
                 latencies, errors = client.paced(
-                    args.rate, duration + 5, lambda: proc.poll() is not None
+                    args.rate, duration + 5, lambda: all(p.poll() is not None for p in procs)
                 )
-                try:
-                    proc.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    h.say(f"    WARNING: the {kind} attacker overran; stopping it")
-            records = json.loads(report.read_text()) if report.exists() else []
+                for k, proc in zip(kinds, procs, strict=True):
+                    try:
+                        proc.wait(timeout=30)
+                    except subprocess.TimeoutExpired:
+                        h.say(f"    WARNING: the {k} attacker overran; stopping it")
+            by_kind = {
+                k: json.loads(r.read_text()) if r.exists() else [] for k, r in reports.items()
+            }
+            records = [{"attack": k, **r} for k, rs in by_kind.items() for r in rs]
     finally:
         client.close()
     phase = Phase(
@@ -683,8 +707,12 @@ def run_phase(
     )
     phase.latencies = [round(x, 7) for x in latencies]
     if not kind.startswith("quiet"):
-        duration = args.slowloris_duration if kind == "slowloris" else args.duration
-        phase.outcome, phase.outcome_ok = describe_attack(kind, records, duration)
+        outcomes = [describe_attack(k, rs, _duration(k, args)) for k, rs in by_kind.items()]
+        texts = [text for text, _ in outcomes]
+        if len(outcomes) > 1:
+            texts = [f"{k}: {text}" for k, text in zip(by_kind, texts, strict=True)]
+        phase.outcome = "; ".join(texts)
+        phase.outcome_ok = all(ok for _, ok in outcomes)
         phase.recovered_s = wait_responsive(server.port)
     return phase
 
