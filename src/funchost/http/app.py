@@ -214,14 +214,9 @@ class HostApp:
         ):
             return Response(401, cors_headers)
         if "content-length" in headers or "transfer-encoding" in headers:
-            try:
-                body = await request.read_body(self.body_limit, self.body_budget)
-            except BodyTooLarge:
-                return Response(413, cors_headers)
-            except BodyOverBudget:
-                return Response(503, [(b"retry-after", RETRY_AFTER), *cors_headers])
-            except BodyIncomplete:
-                return Response(400, cors_headers)  # never runs: the body did not arrive whole
+            body = await self._read_body(request, cors_headers)
+            if isinstance(body, Response):
+                return body
         else:
             body = b""  # no body framing: the request has none (RFC 9112 6.3)
         try:  # the body stays counted in the budget until the function is done with it
@@ -272,6 +267,21 @@ class HostApp:
             return Response(parts.status, parts.headers)
         return parts
 
+    async def _read_body(
+        self, request: Request, cors_headers: list[tuple[bytes, bytes]]
+    ) -> bytes | Response:
+        """The request's whole body, counted in the body budget (the caller releases it), or
+        the response that refuses it: 413 too large, 503 over the budget, 400 not whole (the
+        request never runs)."""
+        try:
+            return await request.read_body(self.body_limit, self.body_budget)
+        except BodyTooLarge:
+            return Response(413, cors_headers)
+        except BodyOverBudget:
+            return Response(503, [(b"retry-after", RETRY_AFTER), *cors_headers])
+        except BodyIncomplete:
+            return Response(400, cors_headers)
+
     async def _json_properties(self, body: bytes, names: frozenset[str]) -> dict[str, Any]:
         """The properties named in `names` of the JSON object `body`: parsed off the event
         loop, one body at a time, unless it is small (or refused at once for its size)."""
@@ -310,14 +320,10 @@ class HostApp:
         if takes_body(method, path) and (
             "content-length" in headers or "transfer-encoding" in headers
         ):
-            try:
-                body = await request.read_body(self.body_limit, self.body_budget)
-            except BodyTooLarge:
-                return Response(413, cors_headers)
-            except BodyOverBudget:
-                return Response(503, [(b"retry-after", RETRY_AFTER), *cors_headers])
-            except BodyIncomplete:
-                return Response(400, cors_headers)
+            read = await self._read_body(request, cors_headers)
+            if isinstance(read, Response):
+                return read
+            body = read
         try:
             answer = handle_admin(self.host, method, path, body, _origin(request))
         finally:
