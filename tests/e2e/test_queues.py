@@ -274,7 +274,7 @@ def test_invalid_queue_names_fail_the_function_with_the_name(
             "function_app.py": (
                 "import azure.functions as func\n"
                 "app = func.FunctionApp()\n"
-                "@app.queue_trigger(arg_name='m', queue_name='no_underscores', connection='AzureWebJobsStorage')\n"
+                "@app.queue_trigger(arg_name='m', queue_name='Bad_Name!', connection='AzureWebJobsStorage')\n"
                 "def bad(m: str) -> None: ...\n"
                 "@app.queue_trigger(arg_name='m', queue_name='%MISSING_SETTING%', connection='AzureWebJobsStorage')\n"
                 "def unresolved(m: str) -> None: ...\n"
@@ -285,6 +285,10 @@ def test_invalid_queue_names_fail_the_function_with_the_name(
     )
     host = start_host(app, env=backend.settings)
     out = host.wait_for_output("Functions that failed to load")
-    assert "Invalid queue name: 'no_underscores'" in out
+    # Lower-cased, then checked with the queue extension's own words.
+    assert (
+        'A queue name can contain only letters, numbers, and dash(-) characters - "bad_name!"'
+        in out
+    )
     assert "'%MISSING_SETTING%' does not resolve to a value." in out
     assert host.client.get("/api/ok").text == "ok"

@@ -60,7 +60,7 @@ def test_bad_names_get_one_line_errors(host_env: dict[str, str], tmp_path: Path)
     assert escape.stderr.count("\n") == 1
     queue = run_cli("queue", "send", "Bad_Queue", "x", "--app", str(app), env=host_env)
     assert queue.returncode == 1
-    assert queue.stderr.startswith("funchost: error: Invalid queue name: 'Bad_Queue'.")
+    assert queue.stderr == 'funchost: error: Queue names must be all lower case - "Bad_Queue"\n'
 
 
 def test_the_embedded_store_is_in_the_app_folder_by_default(

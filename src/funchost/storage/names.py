@@ -27,8 +27,27 @@ def _check(kind: str, name: str) -> str:
     return name
 
 
+_QUEUE_CHARACTERS = re.compile(r"[A-Za-z0-9-]*")
+
+
 def queue_name(name: str) -> str:
-    return _check("queue", name)
+    """`name` if it is a valid queue name; else `InvalidName` with the WebJobs queue
+    extension's message, its checks in its order (bindings lower-case the name first)."""
+    if not name:
+        raise InvalidName("A queue name can't be null or empty")
+    if not 3 <= len(name) <= 63:
+        raise InvalidName(f'A queue name must be from 3 to 63 characters long - "{name}"')
+    if name[0] == "-" or name[-1] == "-":
+        raise InvalidName(f'The dash (-) character may not be the first or last letter - "{name}"')
+    if name != name.lower():
+        raise InvalidName(f'Queue names must be all lower case - "{name}"')
+    if not _QUEUE_CHARACTERS.fullmatch(name) or not name.isascii():
+        raise InvalidName(
+            f'A queue name can contain only letters, numbers, and dash(-) characters - "{name}"'
+        )
+    if "--" in name:
+        raise InvalidName("A queue name cannot contain consecutive dash(-) characters.")
+    return name
 
 
 def container_name(name: str) -> str:
