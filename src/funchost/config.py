@@ -183,6 +183,10 @@ def load_config(
             port = local.local_http_port
         cors_origins = local.cors
         credentials = local.cors_credentials
+    else:
+        # App Service's platform CORS, which is what a function app in Azure gets.
+        cors_origins = split_origins(env.get("WEBSITE_CORS_ALLOWED_ORIGINS") or "")
+        credentials = is_true(env.get("WEBSITE_CORS_SUPPORT_CREDENTIALS"))
     if cors is not None:
         cors_origins = split_origins(cors)
     if cors_credentials:

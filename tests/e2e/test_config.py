@@ -154,6 +154,29 @@ def test_local_settings_port_cors_and_values(
         host.stop()
 
 
+def test_serve_takes_cors_from_app_service_settings(start_host: StartHost, tmp_path: Path) -> None:
+    host = start_host(
+        write_app(tmp_path / "app", {"function_app.py": V2_HELLO}),
+        command="serve",
+        env={
+            "WEBSITE_CORS_ALLOWED_ORIGINS": "https://portal.example,https://app.example",
+            "WEBSITE_CORS_SUPPORT_CREDENTIALS": "true",
+        },
+    )
+    r = host.client.get("/api/hello", headers={"Origin": "https://app.example"})
+    assert r.text == "hi"
+    assert r.headers["access-control-allow-origin"] == "https://app.example"
+    assert r.headers["access-control-allow-credentials"] == "true"
+    other = host.client.get("/api/hello", headers={"Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+    pre = host.client.options(
+        "/api/hello",
+        headers={"Origin": "https://portal.example", "Access-Control-Request-Method": "PUT"},
+    )
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == "https://portal.example"
+
+
 def test_cors_flag_with_wildcard(start_host: StartHost, tmp_path: Path) -> None:
     host = start_host(write_app(tmp_path / "app", {"function_app.py": V2_HELLO}), "--cors", "*")
     r = host.client.get("/api/hello", headers={"Origin": "https://x.example"})
