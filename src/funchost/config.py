@@ -97,6 +97,31 @@ class HostConfig:
         return count
 
     @property
+    def worker_process_count(self) -> int:
+        """FUNCTIONS_WORKER_PROCESS_COUNT: how many worker processes the real host starts
+        (1 to 10, default 1)."""
+        raw = self.setting("FUNCTIONS_WORKER_PROCESS_COUNT")
+        if not raw:
+            return 1
+        try:
+            count = int(raw)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= 10:
+            raise ConfigError(
+                f"FUNCTIONS_WORKER_PROCESS_COUNT must be a whole number from 1 to 10, found {raw!r}"
+            )
+        return count
+
+    @property
+    def def_threads(self) -> int:
+        """How many `def` invocations may run at once in this host: the real host runs
+        FUNCTIONS_WORKER_PROCESS_COUNT worker processes, each with PYTHON_THREADPOOL_THREAD_COUNT
+        threads (Python's default, min(32, CPUs + 4), when unset)."""
+        per_worker = self.thread_count or min(32, (os.cpu_count() or 1) + 4)
+        return per_worker * self.worker_process_count
+
+    @property
     def request_body_limit(self) -> int:
         raw = self.setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
         if not raw:

@@ -56,7 +56,7 @@ class Host:
                 self.io[spec.name] = io
         self.listeners: list[Listener] = []
         self.invoker = Invoker(
-            thread_count=config.thread_count,
+            thread_count=config.def_threads,
             function_timeout=config.host_options.function_timeout,
             extensions_enabled=config.worker_extensions_enabled,
             log_line=log_line,

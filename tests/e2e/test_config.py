@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import sys
 import time
 from pathlib import Path
@@ -43,7 +44,7 @@ def test_malformed_local_settings_stops_with_file_and_position(
 ) -> None:
     app = write_app(
         tmp_path / "app",
-        {"local.settings.json": '{"Values": {"A": "1",}}', "function_app.py": V2_HELLO},
+        {"local.settings.json": '{"Values": {"A": "1" "B"}}', "function_app.py": V2_HELLO},
     )
     line = _start_error(app, host_env)
     assert line.startswith(
@@ -175,6 +176,55 @@ def test_serve_takes_cors_from_app_service_settings(start_host: StartHost, tmp_p
     )
     assert pre.status_code == 204
     assert pre.headers["access-control-allow-origin"] == "https://portal.example"
+
+
+SLOW_DEF = """
+import time
+import azure.functions as func
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="slow")
+def slow(req: func.HttpRequest) -> str:
+    time.sleep(1)
+    return "done"
+"""
+
+
+def _two_at_once(base_url: str) -> float:
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: httpx.get(f"{base_url}/api/slow", timeout=30), [0, 1]))
+    assert [a.text for a in answers] == ["done", "done"]
+    return time.monotonic() - started
+
+
+def test_worker_process_count_times_thread_count_def_invocations_run_at_once(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    # The real host starts FUNCTIONS_WORKER_PROCESS_COUNT workers, each with its threads.
+    app = write_app(tmp_path / "app", {"function_app.py": SLOW_DEF})
+    env = {"PYTHON_THREADPOOL_THREAD_COUNT": "1", "FUNCTIONS_WORKER_PROCESS_COUNT": "2"}
+    host = start_host(app, "--no-reload", env=env)
+    assert _two_at_once(host.base_url) < 1.8
+    single = start_host(app, "--no-reload", env={"PYTHON_THREADPOOL_THREAD_COUNT": "1"})
+    assert _two_at_once(single.base_url) >= 1.9  # one thread: one after the other
+
+
+def test_worker_process_count_out_of_range_is_named(
+    host_env: dict[str, str], tmp_path: Path
+) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": V2_HELLO})
+    result = run_cli(
+        "serve",
+        str(app),
+        "--port",
+        str(free_port()),
+        env={**host_env, "FUNCTIONS_WORKER_PROCESS_COUNT": "11"},
+    )
+    assert result.returncode != 0
+    assert "FUNCTIONS_WORKER_PROCESS_COUNT must be a whole number from 1 to 10, found '11'" in (
+        result.stderr
+    )
 
 
 def test_cors_flag_with_wildcard(start_host: StartHost, tmp_path: Path) -> None:
