@@ -3,15 +3,16 @@
 A kind is one object (`BindingKind`) in the module that owns it: it checks a binding's
 configuration at load time, starts the listener of a trigger, reads an input and writes an
 output, and builds what the admin API feeds its trigger. Modules are imported on first use, so
-an HTTP-only app never loads the storage SDKs. Binding types not listed (e.g. `table`) are
-accepted and left to the user's code, as bindings funchost does not run.
+an HTTP-only app never loads the storage SDKs. A function with a binding of any other type
+(e.g. `cosmosDBTrigger`, `table`) fails to load with the host's "not registered" message
+(`unregistered_types`), as on a host without that binding extension.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from funchost.errors import ConfigError
@@ -30,6 +31,32 @@ KINDS: dict[str, str] = {
     "blobtrigger": "funchost.bindings.blob:BLOB",
     "blob": "funchost.bindings.blob:BLOB",
 }
+
+#: Binding types (lower case) funchost runs itself, outside the kinds table.
+HTTP_TYPES = frozenset({"httptrigger", "http"})
+
+NOT_REGISTERED = (
+    "The binding type(s) '{types}' are not registered. Please ensure the type is correct and "
+    "the binding extension is installed."
+)
+
+
+def unregistered_types(bindings: Sequence[BindingSpec]) -> str | None:
+    """The host's error for the binding types among `bindings` that funchost does not run,
+    or None when it runs them all. Types are named as written, each once, input bindings
+    (the trigger among them) before output bindings, joined by ", " as the host does."""
+    ordered = [b for b in bindings if b.direction != "out"] + [
+        b for b in bindings if b.direction == "out"
+    ]
+    missing: list[str] = []
+    for binding in ordered:
+        lowered = binding.type.lower()
+        if lowered in HTTP_TYPES or lowered in KINDS or binding.type in missing:
+            continue
+        missing.append(binding.type)
+    if not missing:
+        return None
+    return NOT_REGISTERED.format(types=", ".join(missing))
 
 
 class BindingKind:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from funchost.bindings.kinds import unregistered_types
 from funchost.errors import ConfigError, FunctionLoadError
 from funchost.hostjson import parse_retry
 from funchost.indexing.common import build_spec, check_http_trigger, parse_bindings
@@ -33,6 +34,10 @@ def read_v1_function(
     lowered = {k.lower(): v for k, v in meta.items()}
     try:
         bindings = parse_bindings(lowered.get("bindings"), rel_json)
+        # The host refuses these before the worker loads the function: its code is not imported.
+        unregistered = unregistered_types(bindings)
+        if unregistered is not None:
+            return FailedFunction(name, rel_json, unregistered)
         check_http_trigger(bindings, name, rel_json)
         retry = parse_retry(lowered.get("retry"), rel_json)
     except (FunctionLoadError, ConfigError) as exc:

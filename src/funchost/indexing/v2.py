@@ -8,6 +8,7 @@ from typing import Any
 
 import azure.functions as func
 
+from funchost.bindings.kinds import unregistered_types
 from funchost.errors import ConfigError, FunctionLoadError
 from funchost.hostjson import parse_retry
 from funchost.indexing.common import build_spec, check_http_trigger, parse_bindings
@@ -49,18 +50,21 @@ def read_v2_app(
             check_http_trigger(bindings, name, f"{script} ({name})")
             retry_raw = f.get_settings_dict("retry_policy")
             retry = parse_retry(retry_raw, f"{script} ({name})") if retry_raw else None
+            spec = build_spec(
+                name=name,
+                directory=str(app_dir),
+                script_file=str(app_dir / script),
+                entry_point=f.get_user_function().__name__,
+                func=f.get_user_function(),
+                bindings=bindings,
+                disabled=name.lower() in disabled_names,
+                retry=retry,
+                model="v2",
+            )
+            # The worker indexed it; the host then refuses the binding types it cannot run.
+            unregistered = unregistered_types(bindings)
             results.append(
-                build_spec(
-                    name=name,
-                    directory=str(app_dir),
-                    script_file=str(app_dir / script),
-                    entry_point=f.get_user_function().__name__,
-                    func=f.get_user_function(),
-                    bindings=bindings,
-                    disabled=name.lower() in disabled_names,
-                    retry=retry,
-                    model="v2",
-                )
+                spec if unregistered is None else FailedFunction(name, script, unregistered)
             )
         except (FunctionLoadError, ConfigError) as exc:
             results.append(FailedFunction(name, script, str(exc)))
