@@ -8,10 +8,11 @@ import re
 import socket
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPS, RunningHost, free_port, launch
+from tests.conftest import APPS, RunningHost, StartHost, free_port, launch, write_app
 from tests.e2e.test_http_server import read_response
 
 
@@ -278,3 +279,24 @@ def test_host_serves_pipelined_chunked_head_and_expect_continue_requests_on_one_
         assert conn.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"
         conn.sendall(b"data")
         assert json.loads(read_response(conn)[2])["body_text"] == "data"
+
+
+def test_the_query_method_loads_and_routes(start_host: StartHost, tmp_path: Path) -> None:
+    # azure-functions 2.x (what Python 3.13 installs) registers QUERY for ASGI/WSGI apps; a
+    # function.json names it as it likes on any version.
+    app = write_app(
+        tmp_path / "app",
+        {
+            "Search/function.json": (
+                '{"bindings": [{"type": "httpTrigger", "direction": "in", "name": "req",'
+                ' "authLevel": "anonymous", "methods": ["query", "get"]},'
+                ' {"type": "http", "direction": "out", "name": "$return"}]}'
+            ),
+            "Search/__init__.py": (
+                "def main(req):\n    return req.method + ' ' + req.get_body().decode()\n"
+            ),
+        },
+    )
+    host = start_host(app)
+    assert host.client.request("QUERY", "/api/Search", content=b"q=1").text == "QUERY q=1"
+    assert host.client.post("/api/Search").status_code == 404

@@ -54,7 +54,20 @@ def parse_bindings(raw: Any, where: str) -> tuple[BindingSpec, ...]:
 
 
 AUTH_LEVELS = ("anonymous", "function", "admin", "system")
-HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE", "CONNECT")
+# QUERY (the HTTP QUERY method draft): azure-functions 2.x's AsgiFunctionApp and WsgiFunctionApp
+# register it with the others.
+HTTP_METHODS = (
+    "GET",
+    "POST",
+    "PUT",
+    "DELETE",
+    "PATCH",
+    "HEAD",
+    "OPTIONS",
+    "TRACE",
+    "CONNECT",
+    "QUERY",
+)
 
 
 def check_http_trigger(bindings: Sequence[BindingSpec], function_name: str, where: str) -> None:
