@@ -13,13 +13,38 @@ import importlib.abc
 import importlib.machinery
 import importlib.util
 import logging
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
 
+import funchost
+
 APP_PACKAGE = "__app__"
 logger = logging.getLogger("funchost.loader")
+
+
+def forget_launch_folder() -> None:
+    """Take the folder `python -m funchost` was launched from off the front of `sys.path`.
+
+    `-m` puts the current folder first on `sys.path`, so an app could import a module that
+    only exists where the host was started, or see an installed package shadowed by it. The
+    worker in Azure has only the app folder (added by `prepare_sys_path`). Left alone under
+    `-P`/PYTHONSAFEPATH, and when funchost itself is imported from that folder (a source tree
+    run in place).
+    """
+    if sys.flags.safe_path or not sys.path:
+        return
+    try:
+        launch = os.path.realpath(os.getcwd())
+    except OSError:
+        return
+    if os.path.realpath(sys.path[0] or os.curdir) != launch:
+        return
+    package_root = os.path.dirname(os.path.dirname(os.path.realpath(funchost.__file__)))
+    if package_root != launch:
+        del sys.path[0]
 
 
 def prepare_sys_path(app_dir: Path) -> None:
