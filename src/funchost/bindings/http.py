@@ -67,6 +67,7 @@ class HttpResponseParts:
 
 
 NO_CONTENT = HttpResponseParts(204, [], b"")
+OK_EMPTY = HttpResponseParts(200, [], b"")
 
 
 def _body_bytes(datum: Any) -> bytes:

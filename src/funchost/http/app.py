@@ -20,7 +20,14 @@ from funchost.bindings.expressions import (
     http_binding_data,
     json_properties,
 )
-from funchost.bindings.http import NO_CONTENT, build_request, join_headers, route_template
+from funchost.bindings.http import (
+    NO_CONTENT,
+    OK_EMPTY,
+    HttpResponseParts,
+    build_request,
+    join_headers,
+    route_template,
+)
 from funchost.bindings.runtime import FunctionBindings
 from funchost.host import Host
 from funchost.http.admin import handle_admin, same_machine, takes_body
@@ -61,16 +68,34 @@ RETRY_AFTER = b"5"
 class HttpFunction:
     """One HTTP function as the front end needs it, computed once."""
 
-    __slots__ = ("auth_level", "body_names", "io", "output_name", "required_names", "spec")
+    __slots__ = (
+        "auth_level",
+        "body_names",
+        "io",
+        "no_response",
+        "output_name",
+        "required_names",
+        "spec",
+    )
 
     def __init__(self, spec: FunctionSpec, io: FunctionBindings | None = None) -> None:
         self.spec = spec
         self.io = io  # storage-backed input/output bindings, if it has any
         self.auth_level = str(spec.trigger.get("authLevel") or "function").lower()
+        # The output whose value is the response: its `http` output, a named one before
+        # `$return`; None when it has none.
         self.output_name: str | None = None
+        returns_elsewhere = False  # `$return` bound to another output (a queue, a blob)
         for b in spec.output_bindings:
-            if b.type.lower() == "http" and b.name != "$return":
-                self.output_name = b.name
+            if b.type.lower() == "http":
+                if b.name != "$return" or self.output_name is None:
+                    self.output_name = b.name
+            elif b.name == "$return":
+                returns_elsewhere = True
+        # The response when the function gave none: the host answers 200 (its OkResult) when
+        # the return value went to another output, else it makes its response of the null
+        # return value, 204. (An `http` `$return` of None fails the invocation instead.)
+        self.no_response: HttpResponseParts = OK_EMPTY if returns_elsewhere else NO_CONTENT
         # The binding-data names its expressions read that a JSON body may hold, and those of
         # them nothing else can give (`{rand-guid}` and `{DateTime}` fall back to built-ins).
         names = io.data_names - {"query", "headers"} if io is not None else frozenset()
@@ -187,18 +212,20 @@ class HostApp:
                     ),
                 )
             cors_headers = self.cors.response_headers(origin)
-        if path == "/" or path == "":
-            if self.homepage_disabled:
-                return Response(204, cors_headers)
-            return Response(
-                200,
-                [(b"content-type", b"text/html; charset=utf-8"), *cors_headers],
-                HOMEPAGE if method != "HEAD" else b"",
-            )
         if path.startswith("/admin/") or path == "/admin":
             return await self.admin(request, cors_headers)
         match = self.routes.match(method, path)
         if match is None:
+            # The home page only when no function's route takes `/` (as the host's
+            # HomepageMiddleware): with an empty route prefix a catch-all route answers it.
+            if path == "/" or path == "":
+                if self.homepage_disabled:
+                    return Response(204, cors_headers)
+                return Response(
+                    200,
+                    [(b"content-type", b"text/html; charset=utf-8"), *cors_headers],
+                    HOMEPAGE if method != "HEAD" else b"",
+                )
             return Response(404, cors_headers)
         function, route_values = match
         query_string = request.query_string
@@ -260,7 +287,8 @@ class HostApp:
                 self.body_budget.release(len(body))
         if not result.succeeded:
             return Response(500, cors_headers)
-        parts = result.outputs.get(function.output_name or "$return") or NO_CONTENT
+        name = function.output_name
+        parts = (result.outputs.get(name) if name else None) or function.no_response
         if cors_headers:
             parts = Response(parts.status, [*parts.headers, *cors_headers], parts.body)
         if method == "HEAD":

@@ -452,5 +452,8 @@ class Invoker:
                     f"function {spec.name!r} without a $return binding returned a non-None value"
                 )
             return
-        if value is not None:
+        # The worker encodes every return value; for other types funchost writes nothing for
+        # None, but the `http` converter refuses it, so an HTTP `$return` of None fails the
+        # invocation (500) with the worker's message, as in Azure.
+        if value is not None or rp.binding.type.lower() == "http":
             result.outputs["$return"] = encode_output(rp, value)
