@@ -469,7 +469,7 @@ def test_an_early_answer_reaches_a_client_still_sending_its_body(
             flood.start()
             # The 413 comes before the body is read; the client keeps sending meanwhile and
             # must still be able to read the answer, not a reset.
-            assert _status(conn) == b"HTTP/1.1 413 Request Entity Too Large"
+            assert _status(conn).startswith(b"HTTP/1.1 413 ")  # the phrase varies by Python
             flood.finish()
             assert closed_by_peer(conn, timeout=10)
 
