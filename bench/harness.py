@@ -208,16 +208,18 @@ def uvicorn_spec(
     *,
     path: str = "/",
     env: Mapping[str, str] | None = None,
+    factory: bool = False,
 ) -> ServerSpec:
-    """An ASGI app from bench/apps (`target` is "module:attr") on uvicorn, single process,
-    httptools + uvloop, no access log."""
+    """An ASGI app from bench/apps (`target` is "module:attr"; with `factory`, a callable that
+    makes the app, importable from anywhere) on uvicorn, single process, httptools + uvloop,
+    no access log."""
+    where = ("--factory",) if factory else ("--app-dir", str(APPS_DIR))
     return ServerSpec(
         key=key,
         label=label,
         argv=(
             executable("uvicorn"),
-            "--app-dir",
-            str(APPS_DIR),
+            *where,
             target,
             "--host",
             LOCALHOST,

@@ -478,27 +478,13 @@ def server_specs(secrets: Path, wanted: list[str]) -> list[h.ServerSpec]:
         "funchost": h.funchost_spec(
             "funchost", "funchost serve", APP_DIR, path=HELLO, secrets_dir=secrets
         ),
-        "uvicorn": h.ServerSpec(
-            key="uvicorn",
-            label="uvicorn (funchost.asgi)",
-            argv=(
-                h.executable("uvicorn"),
-                "--factory",
-                "funchost.asgi:app_from_environment",
-                "--host",
-                h.LOCALHOST,
-                "--port",
-                "{port}",
-                "--http",
-                "httptools",
-                "--loop",
-                "uvloop",
-                "--no-access-log",
-                "--log-level",
-                "warning",
-            ),
+        "uvicorn": h.uvicorn_spec(
+            "uvicorn",
+            "uvicorn (funchost.asgi)",
+            "funchost.asgi:app_from_environment",
             path=HELLO,
             env={"FUNCHOST_APP_DIR": str(APP_DIR), "FUNCTIONS_SECRETS_PATH": str(secrets)},
+            factory=True,
         ),
     }
     return [specs[name] for name in wanted]

@@ -86,6 +86,30 @@ class RunningHost:
         return int(self.proc.returncode)
 
 
+def read_http_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
+    """One response read off a raw socket: status, headers (names lower-cased), body
+    (as long as its content-length says)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed after {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return int(lines[0].split()[1]), headers, body
+
+
 StartHost = Callable[..., RunningHost]
 
 

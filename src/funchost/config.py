@@ -81,18 +81,21 @@ class HostConfig:
     def script_name(self) -> str:
         return script_name(self.setting("PYTHON_SCRIPT_FILE_NAME"))
 
-    @property
-    def thread_count(self) -> int | None:
-        raw = self.setting("PYTHON_THREADPOOL_THREAD_COUNT")
+    def _int_setting(self, name: str, expected: str) -> int | None:
+        """The whole number in setting `name`, None when unset; a `ConfigError` saying it
+        must be `expected` when it is not a number."""
+        raw = self.setting(name)
         if not raw:
             return None
         try:
-            count = int(raw)
+            return int(raw)
         except ValueError:
-            raise ConfigError(
-                f"PYTHON_THREADPOOL_THREAD_COUNT must be a whole number, found {raw!r}"
-            ) from None
-        if count < 1:
+            raise ConfigError(f"{name} must be {expected}, found {raw!r}") from None
+
+    @property
+    def thread_count(self) -> int | None:
+        count = self._int_setting("PYTHON_THREADPOOL_THREAD_COUNT", "a whole number")
+        if count is not None and count < 1:
             raise ConfigError("PYTHON_THREADPOOL_THREAD_COUNT must be 1 or more")
         return count
 
@@ -100,17 +103,12 @@ class HostConfig:
     def worker_process_count(self) -> int:
         """FUNCTIONS_WORKER_PROCESS_COUNT: how many worker processes the real host starts
         (1 to 10, default 1)."""
-        raw = self.setting("FUNCTIONS_WORKER_PROCESS_COUNT")
-        if not raw:
+        name, expected = "FUNCTIONS_WORKER_PROCESS_COUNT", "a whole number from 1 to 10"
+        count = self._int_setting(name, expected)
+        if count is None:
             return 1
-        try:
-            count = int(raw)
-        except ValueError:
-            count = 0
         if not 1 <= count <= 10:
-            raise ConfigError(
-                f"FUNCTIONS_WORKER_PROCESS_COUNT must be a whole number from 1 to 10, found {raw!r}"
-            )
+            raise ConfigError(f"{name} must be {expected}, found {self.setting(name)!r}")
         return count
 
     @property
@@ -123,30 +121,17 @@ class HostConfig:
 
     @property
     def request_body_limit(self) -> int:
-        raw = self.setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT")
-        if not raw:
-            return DEFAULT_BODY_LIMIT
-        try:
-            return int(raw)
-        except ValueError:
-            raise ConfigError(
-                f"FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a number of bytes, found {raw!r}"
-            ) from None
+        limit = self._int_setting("FUNCTIONS_REQUEST_BODY_SIZE_LIMIT", "a number of bytes")
+        return DEFAULT_BODY_LIMIT if limit is None else limit
 
     @property
     def request_body_budget(self) -> int:
         """Bytes of request bodies one host process holds at once (`BODY_BUDGET_SETTING`);
         twice the body size limit unless set, and never less than that limit."""
         limit = self.request_body_limit
-        raw = self.setting(BODY_BUDGET_SETTING)
-        if not raw:
+        budget = self._int_setting(BODY_BUDGET_SETTING, "a number of bytes")
+        if budget is None:
             return 2 * limit
-        try:
-            budget = int(raw)
-        except ValueError:
-            raise ConfigError(
-                f"{BODY_BUDGET_SETTING} must be a number of bytes, found {raw!r}"
-            ) from None
         if budget < limit:
             raise ConfigError(
                 f"{BODY_BUDGET_SETTING} ({budget}) must be at least the request body size limit "

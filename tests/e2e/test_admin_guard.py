@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import APPS, RunningHost, StartHost
+from tests.conftest import APPS, RunningHost, StartHost, read_http_response
 
 
 @pytest.fixture
@@ -23,24 +23,7 @@ def _raw(port: int, head: str, timeout: float = 10) -> tuple[int, dict[str, str]
     the response's status, headers and body."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
         sock.sendall(head.encode("latin-1"))
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                raise AssertionError(f"connection closed after {data!r}")
-            data += chunk
-        head_bytes, _, body = data.partition(b"\r\n\r\n")
-        lines = head_bytes.decode("latin-1").split("\r\n")
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        while len(body) < int(headers.get("content-length", "0")):
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return int(lines[0].split()[1]), headers, body
+        return read_http_response(sock)
 
 
 def test_ping_never_reads_the_request_body(started: RunningHost) -> None:

@@ -15,7 +15,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import RunningHost, StartHost, free_port, launch, write_app
+from tests.conftest import (
+    RunningHost,
+    StartHost,
+    free_port,
+    launch,
+    read_http_response,
+    write_app,
+)
 from tests.stores import Backend
 
 BODIES_APP = """
@@ -198,28 +205,6 @@ def _send_head(port: int, path: str, length: int, first: bytes = b"") -> socket.
     return sock
 
 
-def _read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise AssertionError(f"connection closed after {data!r}")
-        data += chunk
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    headers = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    length = int(headers.get("content-length", "0"))
-    while len(body) < length:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        body += chunk
-    return int(lines[0].split()[1]), headers, body
-
-
 def _parallel_uploads(port: int, size: int, count: int) -> bool:
     """Whether `count` uploads of `size` bytes, all begun before any is sent, all succeed."""
     socks = [_send_head(port, "/api/size", size) for _ in range(count)]
@@ -230,7 +215,7 @@ def _parallel_uploads(port: int, size: int, count: int) -> bool:
             return False
         for sock in socks:
             sock.sendall(b"y" * size)
-        return all(_read_response(sock)[0] == 200 for sock in socks)
+        return all(read_http_response(sock)[0] == 200 for sock in socks)
     except OSError:
         return False
     finally:
@@ -248,14 +233,14 @@ def test_parallel_uploads_past_the_body_budget_get_503_and_the_budget_is_given_b
     second = _send_head(port, "/api/size", size, b"x" * MB)
     # Two 95 MB bodies fit the default budget (twice the 100 MB body limit); a third does not.
     third = _send_head(port, "/api/size", size)
-    status, headers, body = _read_response(third)
+    status, headers, body = read_http_response(third)
     third.close()
     assert status == 503 and body == b""
     assert int(headers["retry-after"]) > 0
     # A body that completes gives its share back, and so does one whose client leaves: two
     # parallel uploads fit again (with either share kept, the second would get 503).
     first.sendall(b"x" * (size - MB))
-    status, _, body = _read_response(first)
+    status, _, body = read_http_response(first)
     assert (status, body) == (200, str(size).encode())
     first.close()
     second.close()
@@ -272,7 +257,7 @@ def test_the_body_budget_is_a_setting(start_host: StartHost, app: Path) -> None:
     try:
         readable, _, _ = select.select(socks, [], [], 30)
         assert len(readable) == 1  # one of the two fits in 150 MB, the other is refused
-        assert _read_response(readable[0])[0] == 503
+        assert read_http_response(readable[0])[0] == 503
     finally:
         for sock in socks:
             sock.close()
@@ -297,7 +282,7 @@ def test_the_body_budget_holds_under_a_plain_asgi_server(
         try:
             readable, _, _ = select.select(socks, [], [], 30)
             assert len(readable) == 1
-            status, headers, _ = _read_response(readable[0])
+            status, headers, _ = read_http_response(readable[0])
             assert status == 503 and int(headers["retry-after"]) > 0
         finally:
             for sock in socks:

@@ -278,8 +278,8 @@ class HostApp:
                     route_params=route_values,
                     body=body,
                 ),
+                binding_data,
             )
-            event.binding_data = binding_data
             # HTTP functions take no retry policy, so the invoker runs them once, directly.
             result = await self.invoker.invoke_once(function.spec, event, 0, 0, function.io)
         finally:

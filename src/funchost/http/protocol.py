@@ -170,8 +170,8 @@ class HttpProtocol(asyncio.Protocol):
         self.body_ticks = 0
         self.body_received = 0
         self.body_mark = 0
-        # What the client took of the responses: bytes written minus those still buffered, as
-        # the sweeper last saw them, and the ticks since a response began waiting on it.
+        # Bytes written to the transport, and what the client had taken of them (written
+        # minus still buffered) at each sweep while a response waited on it.
         self.bytes_written = 0
         self.taken_marks: deque[int] = deque()
 
