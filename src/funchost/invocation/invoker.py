@@ -171,6 +171,15 @@ async def _run_async(
     return result
 
 
+def describe_exception(exc: BaseException) -> str:
+    """`Type: message`, as the worker reports a function's exception to the host; an exception
+    whose `str()` itself raises gets the worker's fixed wording instead."""
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:
+        return "Unhandled exception in function. Could not serialize original exception message."
+
+
 def retry_delay(policy: RetrySpec, attempt: int) -> float:
     """Seconds to wait before retry number `attempt` (1-based)."""
     if policy.strategy == "fixedDelay":
@@ -349,10 +358,9 @@ class Invoker:
             result.error = exc
             logger.error(
                 "Exception while executing function: Functions.%s. Result: Failure\n"
-                "Exception: %s: %s\nStack: %s",
+                "Exception: %s\nStack: %s",
                 spec.name,
-                type(exc).__name__,
-                exc,
+                describe_exception(exc),
                 "".join(traceback.format_exception(exc)).rstrip(),
             )
         finally:
