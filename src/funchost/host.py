@@ -68,6 +68,8 @@ class Host:
         if config.worker_extensions_enabled:
             for spec in self.index.enabled:
                 extensions.run_load_hooks(spec.name, spec.directory)
+        # Whether `/admin/warmup` has been called: it runs the warmup function once a process.
+        self.warmup_claimed = False
         self.state = "Initialized"
         self.started_at = time.monotonic()
         self._background: set[asyncio.Task[Any]] = set()

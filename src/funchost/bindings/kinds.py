@@ -30,6 +30,7 @@ KINDS: dict[str, str] = {
     "timertrigger": "funchost.bindings.timer:TIMER",
     "blobtrigger": "funchost.bindings.blob:BLOB",
     "blob": "funchost.bindings.blob:BLOB",
+    "warmuptrigger": "funchost.bindings.warmup:WARMUP",
 }
 
 #: Binding types (lower case) funchost runs itself, outside the kinds table.

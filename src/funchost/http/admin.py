@@ -1,4 +1,4 @@
-"""The admin API (`/admin/...`): host status, function metadata and manual invocation.
+"""The admin API (`/admin/...`): host status, function metadata, manual invocation, warmup.
 
 With keys off (`funchost start` without `--enable-auth`) nothing but the caller's machine
 protects it, and a web page the developer opens can reach 127.0.0.1 too: by a cross-site
@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from funchost.bindings.http import route_template
+from funchost.bindings.warmup import warmup_function
 from funchost.host import Host
 from funchost.http.admin_keys import handle_keys
 from funchost.http.exchange import Request
@@ -79,6 +80,24 @@ def handle_admin(
         if method == "POST":
             return _invoke(host, spec, body)
     return None
+
+
+async def warm_up(host: Host) -> AdminResponse:
+    """`/admin/warmup`, as the real host's warmup route: any method, no key (the warmup
+    function needs no authorization there). The first request this host gets runs the warmup
+    function, through the admin API's invocation, and answers when it is done: 200, or 500
+    if it failed (404 if it is disabled). Every later request, and every request to an app
+    without one, answers 200 at once without running anything."""
+    if host.warmup_claimed:
+        return AdminResponse(200)
+    host.warmup_claimed = True
+    spec = warmup_function(host.index)
+    if spec is None:
+        return AdminResponse(200)
+    if spec.disabled:
+        return AdminResponse(404)
+    result = await host.invoke_from_admin(spec, "")
+    return AdminResponse(200 if result.succeeded else 500)
 
 
 def takes_body(method: str, path: str) -> bool:

@@ -30,7 +30,7 @@ from funchost.bindings.http import (
 )
 from funchost.bindings.runtime import FunctionBindings
 from funchost.host import Host
-from funchost.http.admin import handle_admin, same_machine, takes_body
+from funchost.http.admin import handle_admin, same_machine, takes_body, warm_up
 from funchost.http.cors import CorsPolicy
 from funchost.http.exchange import (
     BodyBudget,
@@ -323,9 +323,14 @@ class HostApp:
         path = request.path.rstrip("/")
         method = request.method
         headers = request.headers
+        lowered = path.lower()
+        if lowered == "/admin/warmup":
+            # A route to the warmup function, anonymous in the host as the platform calls it.
+            warmed = await warm_up(self.host)
+            return Response(warmed.status, cors_headers)
         # Health probes need no key and may name any host (HostController.Ping has no
         # authorization policy); their bodies are never read.
-        if path.lower() != "/admin/host/ping":
+        if lowered != "/admin/host/ping":
             if self.keys is None:
                 # Keys off (`start`): this machine's own requests only, never a web page's.
                 if not same_machine(request):
