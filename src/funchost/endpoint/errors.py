@@ -1,0 +1,83 @@
+"""Errors of the storage endpoint, answered as Azure Storage answers them.
+
+Every failure is a status, an error code (`x-ms-error-code` and `<Code>`) and a message that
+ends with the request id and time, in Azure's XML body; some add detail elements
+(`AuthenticationErrorDetail`, `QueryParameterName`, ...). The SDKs pick their exception types
+from the code, so the code and status are the contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from xml.sax.saxutils import escape
+
+
+class StorageFailure(Exception):
+    """The request fails with `status` and Azure's error `code`."""
+
+    def __init__(
+        self, status: int, code: str, message: str, detail: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(f"{code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.detail = dict(detail or {})
+
+    def body(self, request_id: str, now: datetime) -> bytes:
+        """Azure's XML error body: `<Error><Code/><Message/>...</Error>`."""
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"  # Azure: 7 fraction digits
+        message = f"{self.message}\nRequestId:{request_id}\nTime:{stamp}"
+        extra = "".join(f"<{k}>{escape(v)}</{k}>" for k, v in self.detail.items())
+        return (
+            '<?xml version="1.0" encoding="utf-8"?>'
+            f"<Error><Code>{self.code}</Code><Message>{escape(message)}</Message>{extra}</Error>"
+        ).encode()
+
+
+AUTHENTICATION_MESSAGE = (
+    "Server failed to authenticate the request. Make sure the value of Authorization header is "
+    "formed correctly including the signature."
+)
+
+
+def authentication_failed(detail: str) -> StorageFailure:
+    return StorageFailure(
+        403, "AuthenticationFailed", AUTHENTICATION_MESSAGE, {"AuthenticationErrorDetail": detail}
+    )
+
+
+def no_authentication() -> StorageFailure:
+    return StorageFailure(
+        401,
+        "NoAuthenticationInformation",
+        "Server failed to authenticate the request. Please refer to the information in the "
+        "www-authenticate header.",
+    )
+
+
+def _not_authorized(code: str, what: str) -> StorageFailure:
+    return StorageFailure(
+        403, code, f"This request is not authorized to perform this operation using this {what}."
+    )
+
+
+def permission_mismatch() -> StorageFailure:
+    return _not_authorized("AuthorizationPermissionMismatch", "permission")
+
+
+def service_mismatch() -> StorageFailure:
+    return _not_authorized("AuthorizationServiceMismatch", "service")
+
+
+def resource_type_mismatch() -> StorageFailure:
+    return _not_authorized("AuthorizationResourceTypeMismatch", "resource type")
+
+
+def protocol_mismatch() -> StorageFailure:
+    return _not_authorized("AuthorizationProtocolMismatch", "protocol")
+
+
+def source_ip_mismatch() -> StorageFailure:
+    return _not_authorized("AuthorizationSourceIPMismatch", "source IP")
