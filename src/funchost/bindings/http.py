@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable
-from http.cookies import SimpleCookie
 from typing import Any
 
 from azure.functions import _abc as func_abc
@@ -14,6 +13,7 @@ from azure.functions import meta
 from azure.functions._http import HttpResponse as LibraryHttpResponse
 
 from funchost.bindings import converters
+from funchost.bindings.cookies import cookie_headers, set_cookie_headers
 from funchost.indexing.spec import BindingSpec, FunctionSpec
 
 TEXT_PLAIN = b"text/plain; charset=utf-8"
@@ -113,22 +113,44 @@ def _content_type(mimetype: str, charset: str) -> tuple[bytes, bytes]:
     return header
 
 
-# The server frames every body itself; a function's own framing headers are dropped.
-_FRAMING = frozenset({"content-length", "transfer-encoding"})
+# Headers that are not passed on as they are, by what becomes of them: the server frames every
+# body itself (a function's own framing headers are dropped), a content type tells the encoder
+# to set none, and `Set-Cookie` headers become cookies (`bindings/cookies.py`).
+_FRAMING, _CONTENT_TYPE, _SET_COOKIE = 0, 1, 2
+_SPECIAL = {
+    "content-length": _FRAMING,
+    "transfer-encoding": _FRAMING,
+    "content-type": _CONTENT_TYPE,
+    "set-cookie": _SET_COOKIE,
+}
 
 
-def _function_headers(pairs: Iterable[tuple[str, Any]]) -> tuple[list[tuple[bytes, bytes]], bool]:
+def _function_headers(
+    pairs: Iterable[tuple[str, Any]], cookies: bool = False
+) -> tuple[list[tuple[bytes, bytes]], bool]:
     """A function's response headers as the host sends them: names lower-cased, values as
-    text, framing headers dropped; and whether they set a content type."""
+    text, framing headers dropped, and with `cookies` its `Set-Cookie` headers parsed into
+    cookies as the library's converter and the worker parse them; and whether they set a
+    content type."""
     out: list[tuple[bytes, bytes]] = []
     has_type = False
+    set_cookies: list[str] | None = None
     for name, value in pairs:
         lowered = name.lower()
-        if lowered in _FRAMING:
-            continue
-        if lowered == "content-type":
-            has_type = True
+        special = _SPECIAL.get(lowered)
+        if special is not None:
+            if special == _FRAMING:
+                continue
+            if special == _CONTENT_TYPE:
+                has_type = True
+            elif cookies:
+                if set_cookies is None:
+                    set_cookies = []
+                set_cookies.append(str(value))
+                continue
         out.append((lowered.encode("latin-1"), str(value).encode("latin-1")))
+    if set_cookies is not None:
+        out += set_cookie_headers(set_cookies)
     return out, has_type
 
 
@@ -144,7 +166,7 @@ def http_output(value: Any, pytype: Any) -> HttpResponseParts:
     if type(value) is LibraryHttpResponse or isinstance(value, func_abc.HttpResponse):
         headers = value.headers
         # Most responses set no headers: no iteration then.
-        out, has_type = _function_headers(headers.items()) if headers else ([], False)
+        out, has_type = _function_headers(headers.items(), True) if headers else ([], False)
         if not has_type:
             mimetype, charset = value.mimetype, value.charset
             out.append(_CONTENT_TYPES.get((mimetype, charset)) or _content_type(mimetype, charset))
@@ -165,10 +187,9 @@ def response_parts(datum: meta.Datum | None) -> HttpResponseParts:
         headers, _ = _function_headers(
             (name, h.value) for name, h in value.get("headers", {}).items()
         )
-        for cookie in value.get("cookies") or ():
-            if isinstance(cookie, SimpleCookie):
-                for morsel in cookie.values():
-                    headers.append((b"set-cookie", morsel.OutputString().encode("latin-1")))
+        cookies = value.get("cookies")
+        if cookies:
+            headers += cookie_headers(cookies)
         return HttpResponseParts(status, headers, _body_bytes(value.get("body")))
     if datum.type == "string":
         text = datum.value
