@@ -8,13 +8,13 @@ endpoint accepts exactly what Azure accepts.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import pytest
-from azure.core.pipeline.transport import HttpRequest, HttpTransport
+from azure.core.pipeline.transport import HttpRequest
 from azure.storage.blob import (
     AccountSasPermissions,
     BlobSasPermissions,
@@ -40,6 +40,7 @@ from funchost.endpoint.auth import (
     sign,
 )
 from funchost.endpoint.errors import StorageFailure
+from tests.sdk_capture import CapturingTransport, capture
 
 ACCOUNT = DEVELOPMENT_ACCOUNT.name
 BLOB_URL = f"http://127.0.0.1:10000/{ACCOUNT}"
@@ -52,33 +53,6 @@ LIST_BLOBS = Access("b", "c", "l", "l")
 CREATE_CONTAINER = Access("b", "c", "wc")
 PUT_MESSAGE = Access("q", "o", "a", "a")
 GET_MESSAGES = Access("q", "o", "p", "p")
-
-
-class Captured(Exception):
-    def __init__(self, request: HttpRequest) -> None:
-        self.request = request
-
-
-class CapturingTransport(HttpTransport):  # type: ignore[type-arg]
-    """Records the request the SDK would send, and sends nothing."""
-
-    def send(self, request: HttpRequest, **kwargs: Any) -> Any:
-        raise Captured(request)
-
-    def open(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> CapturingTransport:
-        return self
-
-    def __exit__(self, *args: object) -> None: ...
-
-
-def capture(call: Callable[[], object]) -> HttpRequest:
-    with pytest.raises(Captured) as caught:
-        call()
-    return caught.value.request
 
 
 def as_signed(
