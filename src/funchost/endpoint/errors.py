@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from xml.sax.saxutils import escape
 
+from funchost.storage import base
+
 
 class StorageFailure(Exception):
     """The request fails with `status` and Azure's error `code`."""
@@ -81,3 +83,26 @@ def protocol_mismatch() -> StorageFailure:
 
 def source_ip_mismatch() -> StorageFailure:
     return _not_authorized("AuthorizationSourceIPMismatch", "source IP")
+
+
+# What the store's errors are in Azure's words, most specific class first.
+_STORE_ERRORS: list[tuple[type[base.StorageError], int, str, str]] = [
+    (base.QueueNotFound, 404, "QueueNotFound", "The specified queue does not exist."),
+    (base.ContainerNotFound, 404, "ContainerNotFound", "The specified container does not exist."),
+    (
+        base.PopReceiptMismatch,
+        400,
+        "PopReceiptMismatch",
+        "The specified pop receipt did not match the pop receipt for a dequeued message.",
+    ),
+    (base.MessageNotFound, 404, "MessageNotFound", "The specified message does not exist."),
+    (base.BlobExists, 409, "BlobAlreadyExists", "The specified blob already exists."),
+]
+
+
+def from_store(error: base.StorageError) -> StorageFailure:
+    """The answer to a store error a handler let through."""
+    for kind, status, code, message in _STORE_ERRORS:
+        if isinstance(error, kind):
+            return StorageFailure(status, code, message)
+    raise error

@@ -61,11 +61,14 @@ class ServerState:
     """What every connection of one server shares: its limits, the Date header, live
     connections."""
 
-    def __init__(self, limits: HttpLimits | None = None) -> None:
+    def __init__(self, limits: HttpLimits | None = None, header_case: bool = False) -> None:
         self.limits = limits or HttpLimits()
         self.connections: set[HttpProtocol] = set()
         self.date_header = b""
         self.shutting_down = False
+        # Header names are lower-cased for ASGI apps, unless the app needs them as sent (the
+        # storage endpoint: Azure keeps the case of metadata names).
+        self.header_case = header_case
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -262,7 +265,7 @@ class HttpProtocol(asyncio.Protocol):
         if self.header_bytes > self.header_check:
             self._check_fields()
         if self.respond is None:
-            self.headers.append((name.lower(), value))
+            self.headers.append((name if self.state.header_case else name.lower(), value))
             return
         # The host application's header dict, built here rather than by a second pass over
         # a list (the rule of bindings.http.join_headers: repeats joined by commas).
@@ -315,7 +318,10 @@ class HttpProtocol(asyncio.Protocol):
             headers = cycle.raw_headers = self.headers
             self.headers = []
             hosts = 0
+            as_sent = self.state.header_case
             for name, value in headers:
+                if as_sent:
+                    name = name.lower()
                 if name == b"expect" and value.lower() == b"100-continue":
                     cycle.expect_continue = True
                 elif name == b"host":

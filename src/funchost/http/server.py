@@ -127,13 +127,14 @@ class HttpServer:
         graceful_timeout: float = 30.0,
         limits: HttpLimits | None = None,
         on_started: Callable[[], None] | None = None,
+        header_case: bool = False,
     ) -> None:
         self.app = app
         # The host application's own entry point, which skips ASGI (funchost.http.exchange);
         # the lifespan still goes through `app`.
         self.respond = respond
         self.graceful_timeout = graceful_timeout
-        self.state = ServerState(limits)
+        self.state = ServerState(limits, header_case)
         self.sweep_interval = _sweep_interval(self.state.limits)
         self.on_started = on_started
         self.started = False

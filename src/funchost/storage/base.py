@@ -35,6 +35,10 @@ class MessageNotFound(StorageError):
     """The message is gone, or the pop receipt is no longer the current one."""
 
 
+class PopReceiptMismatch(MessageNotFound):
+    """The message is there, but the pop receipt is no longer the current one."""
+
+
 class BlobExists(StorageError):
     pass
 

@@ -17,7 +17,6 @@ import hashlib
 import json
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -26,67 +25,24 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+from funchost.storage import sqlite_queues as queues
 from funchost.storage.base import (
     DEFAULT_MESSAGE_TTL,
     BlobExists,
     BlobInfo,
     ContainerNotFound,
     LeaseHeld,
-    MessageNotFound,
-    QueueNotFound,
     Storage,
     StorageError,
     StoredMessage,
 )
+from funchost.storage.sqlite_db import open_store, transaction
 
 T = TypeVar("T")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS messages (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    queue TEXT NOT NULL,
-    id TEXT NOT NULL UNIQUE,
-    content TEXT NOT NULL,
-    inserted REAL NOT NULL,
-    expires REAL NOT NULL,
-    visible REAL NOT NULL,
-    dequeue_count INTEGER NOT NULL DEFAULT 0,
-    pop_receipt TEXT
-);
-CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible, seq);
-CREATE TABLE IF NOT EXISTS containers (name TEXT PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS blobs (
-    container TEXT NOT NULL,
-    name TEXT NOT NULL,
-    data BLOB NOT NULL,
-    etag TEXT NOT NULL,
-    modified REAL NOT NULL,
-    content_type TEXT,
-    metadata TEXT NOT NULL DEFAULT '{}',
-    lease_id TEXT,
-    lease_expires REAL,
-    PRIMARY KEY (container, name)
-);
-"""
-
-BUSY_TIMEOUT_MS = 30_000
 
 
 def _time(t: float) -> datetime:
     return datetime.fromtimestamp(t, UTC)
-
-
-def _message(row: sqlite3.Row) -> StoredMessage:
-    return StoredMessage(
-        id=row["id"],
-        content=row["content"],
-        insertion_time=_time(row["inserted"]),
-        expiration_time=_time(row["expires"]),
-        next_visible_time=_time(row["visible"]),
-        dequeue_count=row["dequeue_count"],
-        pop_receipt=row["pop_receipt"],
-    )
 
 
 def _blob(row: sqlite3.Row) -> BlobInfo:
@@ -127,13 +83,7 @@ class SqliteStorage(Storage):
 
     # -- plumbing
     def _open(self) -> None:
-        db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        db.executescript(SCHEMA)
-        self._db = db
+        self._db = open_store(self.path)
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self._db
@@ -142,14 +92,8 @@ class SqliteStorage(Storage):
 
     @staticmethod
     def _transaction(db: sqlite3.Connection, fn: Callable[[], T]) -> T:
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            result = fn()
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
-        return result
+        with transaction(db):
+            return fn()
 
     async def close(self) -> None:
         db, self._db = self._db, None
@@ -159,20 +103,10 @@ class SqliteStorage(Storage):
 
     # -- queues
     async def create_queue(self, queue: str) -> None:
-        def run(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO queues (name) VALUES (?)", (queue,))
-
-        await self._run(run)
+        await self._run(lambda db: queues.create(db, queue, None))
 
     async def list_queues(self) -> list[str]:
-        def run(db: sqlite3.Connection) -> list[str]:
-            return [r[0] for r in db.execute("SELECT name FROM queues ORDER BY name")]
-
-        return await self._run(run)
-
-    @staticmethod
-    def _require_queue(db: sqlite3.Connection, queue: str) -> None:
-        _require(db, "queues", queue, QueueNotFound)
+        return await self._run(queues.names)
 
     async def send_message(
         self,
@@ -182,115 +116,45 @@ class SqliteStorage(Storage):
         visibility_delay: float = 0.0,
         time_to_live: float = DEFAULT_MESSAGE_TTL,
     ) -> StoredMessage:
-        def run(db: sqlite3.Connection) -> StoredMessage:
-            now = time.time()
-            message_id = str(uuid.uuid4())
-
-            def insert() -> None:
-                self._require_queue(db, queue)
-                db.execute(
-                    "INSERT INTO messages (queue, id, content, inserted, expires, visible)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (queue, message_id, content, now, now + time_to_live, now + visibility_delay),
-                )
-
-            self._transaction(db, insert)
-            return StoredMessage(
-                id=message_id,
-                content=content,
-                insertion_time=_time(now),
-                expiration_time=_time(now + time_to_live),
-                next_visible_time=_time(now + visibility_delay),
-                dequeue_count=0,
-                pop_receipt=None,
-            )
-
-        return await self._run(run)
+        return await self._run(
+            lambda db: queues.send(db, queue, content, visibility_delay, time_to_live)
+        )
 
     async def receive_messages(
         self, queue: str, max_messages: int, visibility_timeout: float
     ) -> list[StoredMessage]:
-        def run(db: sqlite3.Connection) -> list[StoredMessage]:
-            def take() -> list[StoredMessage]:
-                self._require_queue(db, queue)
-                now = time.time()
-                db.execute("DELETE FROM messages WHERE queue = ? AND expires <= ?", (queue, now))
-                rows = db.execute(
-                    "SELECT seq FROM messages WHERE queue = ? AND visible <= ?"
-                    " ORDER BY seq LIMIT ?",
-                    (queue, now, max_messages),
-                ).fetchall()
-                taken = []
-                for row in rows:
-                    taken.append(
-                        db.execute(
-                            "UPDATE messages SET visible = ?, pop_receipt = ?,"
-                            " dequeue_count = dequeue_count + 1 WHERE seq = ? RETURNING *",
-                            (now + visibility_timeout, uuid.uuid4().hex, row["seq"]),
-                        ).fetchone()
-                    )
-                return [_message(r) for r in taken]
-
-            return self._transaction(db, take)
-
-        return await self._run(run)
+        return await self._run(
+            lambda db: queues.receive(db, queue, max_messages, visibility_timeout)
+        )
 
     async def peek_messages(self, queue: str, max_messages: int) -> list[StoredMessage]:
-        def run(db: sqlite3.Connection) -> list[StoredMessage]:
-            self._require_queue(db, queue)
-            now = time.time()
-            rows = db.execute(
-                "SELECT * FROM messages WHERE queue = ? AND visible <= ? AND expires > ?"
-                " ORDER BY seq LIMIT ?",
-                (queue, now, now, max_messages),
-            ).fetchall()
-            return [_message(r) for r in rows]
-
-        messages = await self._run(run)
+        messages = await self._run(lambda db: queues.peek(db, queue, max_messages))
         return [replace(m, pop_receipt=None) for m in messages]
 
     async def update_visibility(
         self, queue: str, message: StoredMessage, visibility_timeout: float
     ) -> StoredMessage:
-        def run(db: sqlite3.Connection) -> StoredMessage:
-            row = db.execute(
-                "UPDATE messages SET visible = ?, pop_receipt = ?"
-                " WHERE queue = ? AND id = ? AND pop_receipt = ? RETURNING *",
-                (
-                    time.time() + visibility_timeout,
-                    uuid.uuid4().hex,
-                    queue,
-                    message.id,
-                    message.pop_receipt,
-                ),
-            ).fetchone()
-            if row is None:
-                raise MessageNotFound(f"message {message.id} in queue {queue!r} is gone")
-            return _message(row)
-
-        return await self._run(run)
+        receipt = message.pop_receipt or ""
+        return await self._run(
+            lambda db: queues.update(db, queue, message.id, receipt, visibility_timeout)
+        )
 
     async def delete_message(self, queue: str, message: StoredMessage) -> None:
-        def run(db: sqlite3.Connection) -> None:
-            deleted = db.execute(
-                "DELETE FROM messages WHERE queue = ? AND id = ? AND pop_receipt = ?",
-                (queue, message.id, message.pop_receipt),
-            ).rowcount
-            if not deleted:
-                raise MessageNotFound(f"message {message.id} in queue {queue!r} is gone")
-
-        await self._run(run)
+        receipt = message.pop_receipt or ""
+        await self._run(lambda db: queues.delete_message(db, queue, message.id, receipt))
 
     async def queue_length(self, queue: str) -> int:
         def run(db: sqlite3.Connection) -> int:
-            self._require_queue(db, queue)
-            row = db.execute(
-                "SELECT count(*) FROM messages WHERE queue = ? AND expires > ?",
-                (queue, time.time()),
-            ).fetchone()
-            return int(row[0])
+            queues.require(db, queue)
+            return queues.length(db, queue)
 
         return await self._run(run)
+
+    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `operation` on the store's thread with its connection: how the storage
+        endpoint (funchost.endpoint) reaches the operations beyond the Storage interface, the
+        functions of funchost.storage.sqlite_queues with their arguments bound."""
+        return await self._run(operation)
 
     # -- blobs
     async def create_container(self, container: str) -> None:

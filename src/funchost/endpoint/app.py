@@ -1,0 +1,225 @@
+"""`StorageApp`: one storage service (Blob or Queue) of the embedded store, as an ASGI app.
+
+Each request is parsed once into a `Call`: which operation it is (funchost.endpoint.operations),
+whether its credentials allow it (funchost.endpoint.auth), then the service's handler for that
+operation. Every answer carries Azure's `x-ms-request-id` and `x-ms-version` (the request's own
+version, whatever it is: no version is refused), and every failure Azure's status, error code
+(`x-ms-error-code`) and XML body. An unexpected exception is logged and answered as Azure's
+`InternalError`, and the endpoint keeps serving.
+
+It runs on funchost's HTTP server (with the public port's limits and timeouts) with header
+names kept as sent, since Azure keeps the case of metadata names.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from funchost.endpoint import errors
+from funchost.endpoint.auth import Account, Service, SignedRequest, authorize, query_pairs
+from funchost.endpoint.errors import StorageFailure
+from funchost.endpoint.operations import (
+    Operation,
+    Target,
+    blob_operation,
+    blob_target,
+    not_supported,
+    queue_operation,
+    queue_target,
+)
+from funchost.http.exchange import BodyTooLarge, read_body
+from funchost.storage.base import StorageError
+from funchost.storage.sqlite import SqliteStorage
+
+logger = logging.getLogger("funchost.storage.endpoint")
+
+# The version answered to a request that names none.
+DEFAULT_VERSION = "2026-04-06"
+META_PREFIX = "x-ms-meta-"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+    content_type: str | None = None
+
+
+@dataclass
+class Call:
+    """One request to the endpoint, parsed."""
+
+    operation: Operation
+    target: Target
+    query: dict[str, str]  # the first value of each parameter, decoded
+    headers: dict[str, str]  # lower-case names
+    raw_headers: list[tuple[str, str]]  # names as sent
+    store: SqliteStorage
+    account: Account
+    base_url: str  # this service's account URL: http://127.0.0.1:10001/devstoreaccount1
+    receive: Receive
+
+    async def body(self, limit: int, too_large: Callable[[], StorageFailure]) -> bytes:
+        """The whole request body; `too_large()` is raised past `limit` bytes."""
+        try:
+            return await read_body(self.receive, self.headers, limit)
+        except BodyTooLarge:
+            raise too_large() from None
+
+    def metadata(self) -> dict[str, str]:
+        """The `x-ms-meta-*` headers, names in the case they were sent."""
+        return {
+            name[len(META_PREFIX) :]: value
+            for name, value in self.raw_headers
+            if name.lower().startswith(META_PREFIX)
+        }
+
+
+Handler = Callable[[Call], Awaitable[Reply]]
+
+
+class StorageApp:
+    """The ASGI app of one service of one account on one store."""
+
+    def __init__(
+        self,
+        service: Service,
+        store: SqliteStorage,
+        account: Account,
+        handlers: Mapping[str, Handler],
+    ) -> None:
+        self.service = service
+        self.store = store
+        self.account = account
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        request_id = str(uuid.uuid4())
+        headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
+        lowered: dict[str, str] = {}
+        for name, value in headers:
+            key = name.lower()
+            lowered[key] = f"{lowered[key]},{value}" if key in lowered else value
+        try:
+            try:
+                reply = await self._handle(scope, receive, headers, lowered)
+            except StorageError as error:
+                raise errors.from_store(error) from None
+        except StorageFailure as failure:
+            reply = _failure_reply(failure, request_id)
+        except Exception:
+            logger.exception("The storage endpoint failed on %s %s", scope["method"], scope["path"])
+            reply = _failure_reply(
+                StorageFailure(
+                    500,
+                    "InternalError",
+                    "Server encountered an internal error. Please try again after some time.",
+                ),
+                request_id,
+            )
+        out = [
+            (b"x-ms-request-id", request_id.encode()),
+            (b"x-ms-version", lowered.get("x-ms-version", DEFAULT_VERSION).encode("latin-1")),
+        ]
+        client_id = lowered.get("x-ms-client-request-id")
+        if client_id is not None:
+            out.append((b"x-ms-client-request-id", client_id.encode("latin-1")))
+        if reply.content_type is not None:
+            out.append((b"content-type", reply.content_type.encode("latin-1")))
+        out += [(n.encode("latin-1"), v.encode("latin-1")) for n, v in reply.headers]
+        out.append((b"content-length", str(len(reply.body)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": out})
+        await send({"type": "http.response.body", "body": reply.body})
+
+    async def _handle(
+        self,
+        scope: Scope,
+        receive: Receive,
+        raw_headers: list[tuple[str, str]],
+        headers: dict[str, str],
+    ) -> Reply:
+        raw_path = scope["raw_path"].decode("latin-1")
+        pairs = query_pairs(scope["query_string"].decode("latin-1"))
+        query: dict[str, str] = {}
+        for name, value in pairs:
+            query.setdefault(name, value)
+        method = scope["method"]
+        if self.service == "q":
+            target = queue_target(raw_path)
+            operation = queue_operation(method, target, query)
+        else:
+            target = blob_target(raw_path)
+            operation = blob_operation(method, target, query, headers)
+        if target.account != self.account.name:
+            raise StorageFailure(404, "ResourceNotFound", "The specified resource does not exist.")
+        if not operation.supported:
+            raise not_supported(operation)
+        client = scope.get("client")
+        signed = SignedRequest(
+            method=method,
+            raw_path=raw_path,
+            query=pairs,
+            headers=headers,
+            scheme=scope.get("scheme", "http"),
+            client_ip=client[0] if client else None,
+            container=target.container,
+            blob=target.blob,
+        )
+        authorize(signed, operation.access, self.account, datetime.now(UTC))
+        handler = self.handlers.get(operation.name)
+        if handler is None:
+            raise not_supported(operation)
+        server = scope.get("server") or ("127.0.0.1", 0)
+        call = Call(
+            operation=operation,
+            target=target,
+            query=query,
+            headers=headers,
+            raw_headers=raw_headers,
+            store=self.store,
+            account=self.account,
+            base_url=f"http://{headers.get('host') or f'{server[0]}:{server[1]}'}/{target.account}",
+            receive=receive,
+        )
+        return await handler(call)
+
+
+def _failure_reply(failure: StorageFailure, request_id: str) -> Reply:
+    return Reply(
+        failure.status,
+        [("x-ms-error-code", failure.code)],
+        failure.body(request_id, datetime.now(UTC)),
+        "application/xml",
+    )
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def http_date(moment: datetime) -> str:
+    """RFC 1123, as Azure writes times in headers and queue XML."""
+    return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+__all__ = ["Call", "Handler", "Reply", "StorageApp", "errors", "http_date"]

@@ -1,0 +1,86 @@
+"""Serving the storage endpoint: each service on its own loopback port, one HTTP server.
+
+`EndpointServer` listens on one socket per service and hands each connection to that service's
+app (`ServiceRouter` picks it by the port the request came in on), all on one funchost HTTP
+server with the public port's limits and timeouts, header names kept as sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from funchost.endpoint import queues
+from funchost.endpoint.app import Receive, Scope, Send, StorageApp
+from funchost.endpoint.auth import DEVELOPMENT_ACCOUNT, Account
+from funchost.http.server import HttpServer
+from funchost.storage.sqlite import SqliteStorage
+
+
+class ServiceRouter:
+    """An ASGI app that passes each request to the app of the port it came in on."""
+
+    def __init__(self, apps: Mapping[int, StorageApp]) -> None:
+        self.apps = apps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await next(iter(self.apps.values()))(scope, receive, send)
+            return
+        server = scope.get("server")
+        app = self.apps.get(server[1]) if server else None
+        if app is None:
+            app = next(iter(self.apps.values()))
+        await app(scope, receive, send)
+
+
+class SocketsListener:
+    """funchost's server `Listener` over several listening sockets."""
+
+    def __init__(self, socks: list[socket.socket]) -> None:
+        self.socks = socks
+        self.servers: list[asyncio.Server] = []
+
+    async def start(
+        self, new_connection: Callable[[], asyncio.Protocol], stop_server: Callable[[bool], None]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in self.socks:
+            self.servers.append(await loop.create_server(new_connection, sock=sock, backlog=2048))
+
+    async def stop(self) -> None:
+        for server in self.servers:
+            server.close()
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def serve(
+    location: Path,
+    *,
+    host: str = "127.0.0.1",
+    queue_port: int = 10001,
+    account: Account = DEVELOPMENT_ACCOUNT,
+    on_started: Callable[[], None] | None = None,
+) -> int:
+    """Serve the account's storage in `location` until SIGINT/SIGTERM."""
+    location.mkdir(parents=True, exist_ok=True)
+    store = SqliteStorage(location / "storage.db")
+    queue_sock = bind(host, queue_port)
+    router = ServiceRouter(
+        {queue_sock.getsockname()[1]: StorageApp("q", store, account, queues.HANDLERS)}
+    )
+    server = HttpServer(router, on_started=on_started, header_case=True)
+    try:
+        return server.run(SocketsListener([queue_sock]))
+    finally:
+        asyncio.run(store.close())

@@ -1,0 +1,106 @@
+"""The embedded store's database: its schema, the migrations of older stores, transactions.
+
+A store records its schema version in SQLite's `user_version`. Opening a store brings it to the
+current version, one migration at a time, each in one transaction that re-reads the version
+first: several processes may open an old store at once, and only one migrates it, with nothing
+lost. Version 0 is the layout of the first releases.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 30_000
+
+# The layout of version 0, created when missing; later versions change it by migrations.
+BASE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queues (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS messages (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    id TEXT NOT NULL UNIQUE,
+    content TEXT NOT NULL,
+    inserted REAL NOT NULL,
+    expires REAL NOT NULL,
+    visible REAL NOT NULL,
+    dequeue_count INTEGER NOT NULL DEFAULT 0,
+    pop_receipt TEXT
+);
+CREATE INDEX IF NOT EXISTS messages_by_visibility ON messages (queue, visible, seq);
+CREATE TABLE IF NOT EXISTS containers (name TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS blobs (
+    container TEXT NOT NULL,
+    name TEXT NOT NULL,
+    data BLOB NOT NULL,
+    etag TEXT NOT NULL,
+    modified REAL NOT NULL,
+    content_type TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    lease_id TEXT,
+    lease_expires REAL,
+    PRIMARY KEY (container, name)
+);
+"""
+
+
+def _v1_queue_metadata(db: sqlite3.Connection) -> None:
+    db.execute("ALTER TABLE queues ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'")
+
+
+# Migration N brings a store from version N to N + 1.
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_queue_metadata]
+VERSION = len(MIGRATIONS)
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, error: object, tb: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def transaction(db: sqlite3.Connection) -> _Transaction:
+    """`with transaction(db):` one `BEGIN IMMEDIATE` transaction, rolled back on any error
+    (the connection is in autocommit mode otherwise)."""
+    return _Transaction(db)
+
+
+def open_store(path: Path) -> sqlite3.Connection:
+    """Connect to the store at `path` (created if missing), in WAL mode, at the current
+    schema version."""
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    db.row_factory = sqlite3.Row
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    found = _version(db)
+    if found > VERSION:
+        db.close()
+        raise sqlite3.DatabaseError(
+            f"{path} was written by a newer funchost (store version {found}; this funchost "
+            f"reads up to {VERSION}): upgrade funchost to open it"
+        )
+    if found < VERSION:
+        with transaction(db):
+            _create_base(db)
+            for number in range(_version(db), VERSION):
+                MIGRATIONS[number](db)
+            db.execute(f"PRAGMA user_version = {VERSION}")
+    return db
+
+
+def _version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _create_base(db: sqlite3.Connection) -> None:
+    # executescript would commit the open transaction: run the statements one by one.
+    for statement in BASE_SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)

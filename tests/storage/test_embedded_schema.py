@@ -1,0 +1,76 @@
+"""The embedded store's schema versions: an older store is brought up to date when opened,
+with nothing lost, and a store from a newer funchost is refused with a clear error."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from funchost.storage import sqlite_queues as queues
+from funchost.storage.sqlite import SqliteStorage
+from funchost.storage.sqlite_db import BASE_SCHEMA, VERSION
+
+
+def make_version_0_store(path: Path) -> None:
+    """A store as the first releases wrote it: the base layout, user_version 0."""
+    db = sqlite3.connect(path)
+    db.executescript(BASE_SCHEMA)
+    db.execute("INSERT INTO queues (name) VALUES ('orders')")
+    db.execute(
+        "INSERT INTO messages (queue, id, content, inserted, expires, visible)"
+        " VALUES ('orders', 'm1', 'hello', 1, 9e12, 0)"
+    )
+    db.execute("INSERT INTO containers (name) VALUES ('photos')")
+    db.execute(
+        "INSERT INTO blobs (container, name, data, etag, modified) VALUES"
+        " ('photos', 'a.txt', x'6869', '\"0x1\"', 1)"
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_version_0_store_is_migrated_on_open_with_nothing_lost(tmp_path: Path) -> None:
+    path = tmp_path / "storage.db"
+    make_version_0_store(path)
+
+    async def check() -> None:
+        store = SqliteStorage(path)
+        try:
+            got = await store.receive_messages("orders", 5, 30)
+            assert [m.content for m in got] == ["hello"]
+            found = await store.get_blob("photos", "a.txt")
+            assert found is not None and found[0] == b"hi"
+            assert await store.run(lambda db: queues.properties(db, "orders")) == ({}, 1)
+        finally:
+            await store.close()
+
+    asyncio.run(check())
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
+    db.close()
+
+
+def test_two_stores_opening_an_old_store_at_once_migrate_it_once(tmp_path: Path) -> None:
+    path = tmp_path / "storage.db"
+    make_version_0_store(path)
+
+    async def open_two() -> None:
+        first, second = await asyncio.gather(
+            asyncio.to_thread(SqliteStorage, path), asyncio.to_thread(SqliteStorage, path)
+        )
+        await first.close()
+        await second.close()
+
+    asyncio.run(open_two())
+
+
+def test_a_store_of_a_newer_funchost_is_refused_by_name(tmp_path: Path) -> None:
+    path = tmp_path / "storage.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {VERSION + 1}")
+    db.close()
+    with pytest.raises(sqlite3.DatabaseError, match="newer funchost"):
+        SqliteStorage(path)
