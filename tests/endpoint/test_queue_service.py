@@ -254,3 +254,19 @@ def test_a_wrong_key_fails_authentication(queue_url: str) -> None:
     with pytest.raises(ClientAuthenticationError) as caught:
         list(client.list_queues())
     assert caught.value.status_code == 403
+
+
+def test_service_properties_are_kept_section_by_section(service: QueueServiceClient) -> None:
+    from azure.storage.queue import CorsRule, Metrics, RetentionPolicy
+
+    before = service.get_service_properties()
+    assert before["hour_metrics"].enabled is False
+    rule = CorsRule(["https://example.com"], ["GET", "PUT"], max_age_in_seconds=60)
+    service.set_service_properties(cors=[rule])
+    metrics = Metrics(enabled=True, include_apis=True, retention_policy=RetentionPolicy(True, 5))
+    service.set_service_properties(hour_metrics=metrics)
+    after = service.get_service_properties()
+    assert [r.allowed_origins for r in after["cors"]] == ["https://example.com"]
+    assert after["hour_metrics"].enabled is True
+    assert after["hour_metrics"].retention_policy.days == 5
+    service.set_service_properties(cors=[], hour_metrics=before["hour_metrics"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from funchost.endpoint import xml
+from funchost.endpoint import service, xml
 from funchost.endpoint.app import Call, Handler, Reply, http_date
 from funchost.endpoint.errors import StorageFailure
 from funchost.storage import sqlite_queues as queues
@@ -279,6 +279,8 @@ async def clear_messages(call: Call) -> Reply:
 
 
 HANDLERS: Mapping[str, Handler] = {
+    "Get Queue Service Properties": service.get_properties,
+    "Set Queue Service Properties": service.set_properties,
     "List Queues": list_queues,
     "Create Queue": create_queue,
     "Delete Queue": delete_queue,

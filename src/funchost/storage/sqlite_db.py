@@ -1,9 +1,9 @@
 """The embedded store's database: its schema, the migrations of older stores, transactions.
 
 A store records its schema version in SQLite's `user_version`. Opening a store brings it to the
-current version, one migration at a time, each in one transaction that re-reads the version
-first: several processes may open an old store at once, and only one migrates it, with nothing
-lost. Version 0 is the layout of the first releases.
+current version by its migrations in order, in one transaction that reads the version again
+once it holds the write lock: several processes may open an old store at once, and only one
+migrates it, with nothing lost. Version 0 is the layout of the first releases.
 """
 
 from __future__ import annotations
@@ -49,8 +49,16 @@ def _v1_queue_metadata(db: sqlite3.Connection) -> None:
     db.execute("ALTER TABLE queues ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'")
 
 
+def _v2_service_properties(db: sqlite3.Connection) -> None:
+    # A service's properties document (Blob or Queue: logging, metrics, CORS), as last set.
+    db.execute("CREATE TABLE service_properties (service TEXT PRIMARY KEY, document TEXT NOT NULL)")
+
+
 # Migration N brings a store from version N to N + 1.
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1_queue_metadata]
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v1_queue_metadata,
+    _v2_service_properties,
+]
 VERSION = len(MIGRATIONS)
 
 
@@ -89,6 +97,7 @@ def open_store(path: Path) -> sqlite3.Connection:
     if found < VERSION:
         with transaction(db):
             _create_base(db)
+            # The version read again: another process may have migrated the store meanwhile.
             for number in range(_version(db), VERSION):
                 MIGRATIONS[number](db)
             db.execute(f"PRAGMA user_version = {VERSION}")
