@@ -11,7 +11,10 @@ import pytest
 
 from funchost.storage import sqlite_queues as queues
 from funchost.storage.sqlite import SqliteStorage
+from funchost.storage.sqlite_blobs import CHUNK
 from funchost.storage.sqlite_db import BASE_SCHEMA, VERSION
+
+BIG = bytes(range(256)) * (9 * 1024 * 1024 // 256 + 7)  # over two chunks, not a whole one
 
 
 def make_version_0_store(path: Path) -> None:
@@ -28,6 +31,11 @@ def make_version_0_store(path: Path) -> None:
         "INSERT INTO blobs (container, name, data, etag, modified) VALUES"
         " ('photos', 'a.txt', x'6869', '\"0x1\"', 1)"
     )
+    db.execute(
+        "INSERT INTO blobs (container, name, data, etag, modified, lease_id, lease_expires)"
+        " VALUES ('photos', 'big.bin', ?, '\"0x2\"', 1, 'lease-1', 9e9)",
+        (BIG,),
+    )
     db.commit()
     db.close()
 
@@ -43,6 +51,10 @@ def test_a_version_0_store_is_migrated_on_open_with_nothing_lost(tmp_path: Path)
             assert [m.content for m in got] == ["hello"]
             found = await store.get_blob("photos", "a.txt")
             assert found is not None and found[0] == b"hi"
+            big = await store.get_blob("photos", "big.bin")
+            assert big is not None and big[0] == BIG and big[1].length == len(BIG)
+            assert big[1].lease_state == "leased"
+            assert not await store.acquire_lease("photos", "big.bin", "other", 15)
             assert await store.run(lambda db: queues.properties(db, "orders")) == ({}, 1)
         finally:
             await store.close()
@@ -50,6 +62,9 @@ def test_a_version_0_store_is_migrated_on_open_with_nothing_lost(tmp_path: Path)
     asyncio.run(check())
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
+    # The large blob now lives in chunks, no longer in one value of its row.
+    assert db.execute("SELECT data FROM blobs WHERE name = 'big.bin'").fetchone()[0] is None
+    assert db.execute("SELECT max(length(data)) FROM chunks").fetchone()[0] == CHUNK
     db.close()
 
 

@@ -43,6 +43,15 @@ class BlobExists(StorageError):
     pass
 
 
+class BlobRefused(StorageError):
+    """A blob operation the store refuses, named by Azure's error code (`ConditionNotMet`,
+    `LeaseIdMissing`, `InvalidBlockList`, ...)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
 class LeaseHeld(StorageError):
     """The blob is leased and the write did not present that lease."""
 
@@ -67,6 +76,12 @@ class BlobInfo:
     length: int
     content_type: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
+    created: datetime | None = None
+    # The other HTTP headers the blob was written with: content-encoding, content-language,
+    # content-disposition, cache-control, content-md5 (base64).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    lease_state: str = "available"  # available, leased, expired, breaking, broken
+    lease_infinite: bool = False
 
 
 # Azure's default time-to-live of a queue message: 7 days.

@@ -16,8 +16,7 @@ import asyncio
 import hashlib
 import json
 import sqlite3
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -25,11 +24,13 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
 
+from funchost.storage import sqlite_blobs as blobs
 from funchost.storage import sqlite_queues as queues
 from funchost.storage.base import (
     DEFAULT_MESSAGE_TTL,
     BlobExists,
     BlobInfo,
+    BlobRefused,
     ContainerNotFound,
     LeaseHeld,
     Storage,
@@ -158,20 +159,13 @@ class SqliteStorage(Storage):
 
     # -- blobs
     async def create_container(self, container: str) -> None:
-        def run(db: sqlite3.Connection) -> None:
-            db.execute("INSERT OR IGNORE INTO containers (name) VALUES (?)", (container,))
-
-        await self._run(run)
+        await self._run(lambda db: blobs.create_container(db, container, {}))
 
     async def list_containers(self) -> list[str]:
         def run(db: sqlite3.Connection) -> list[str]:
             return [r[0] for r in db.execute("SELECT name FROM containers ORDER BY name")]
 
         return await self._run(run)
-
-    @staticmethod
-    def _require_container(db: sqlite3.Connection, container: str) -> None:
-        _require(db, "containers", container, ContainerNotFound)
 
     async def put_blob(
         self,
@@ -184,121 +178,127 @@ class SqliteStorage(Storage):
         if_none_match: bool = False,
         lease_id: str | None = None,
     ) -> BlobInfo:
-        def run(db: sqlite3.Connection) -> BlobInfo:
-            def write() -> BlobInfo:
-                self._require_container(db, container)
-                modified = time.time()
-                existing = db.execute(
-                    "SELECT lease_id, lease_expires FROM blobs WHERE container = ? AND name = ?",
-                    (container, name),
-                ).fetchone()
-                if existing is not None and if_none_match:
-                    raise BlobExists(f"blob {container}/{name} already exists")
-                if (
-                    existing is not None
-                    and existing["lease_id"] is not None
-                    and existing["lease_expires"] > modified
-                    and existing["lease_id"] != lease_id
-                ):
-                    raise LeaseHeld(f"blob {container}/{name} is leased")
-                row = db.execute(
-                    "INSERT INTO blobs (container, name, data, etag, modified, content_type,"
-                    " metadata) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (container, name) DO UPDATE SET data = excluded.data,"
-                    " etag = excluded.etag, modified = excluded.modified,"
-                    " content_type = excluded.content_type, metadata = excluded.metadata"
-                    f" RETURNING {BLOB_COLUMNS}",
-                    (
-                        container,
-                        name,
-                        data,
-                        _etag(data, modified),
-                        modified,
-                        content_type,
-                        json.dumps(dict(metadata or {})),
-                    ),
-                ).fetchone()
-                return _blob(row)
+        conditions = blobs.Conditions(
+            if_none_match="*" if if_none_match else None, lease_id=lease_id
+        )
+        write = blobs.BlobWrite(content_type, {}, dict(metadata or {}))
+        try:
+            if len(data) <= blobs.INLINE:
+                piece = blobs.Piece(len(data), data=data)
+            else:
+                piece = await self.write_content(_pieces_of(data))
+            return await self._run(
+                lambda db: blobs.put(db, container, name, piece, write, conditions)
+            )
+        except BlobRefused as refused:
+            if refused.code == "BlobAlreadyExists":
+                raise BlobExists(f"blob {container}/{name} already exists") from None
+            if refused.code.startswith("Lease"):
+                raise LeaseHeld(f"blob {container}/{name} is leased") from None
+            raise
 
-            return self._transaction(db, write)
+    async def write_content(self, parts: AsyncIterator[bytes] | Iterator[bytes]) -> blobs.Piece:
+        """Write bytes, as they come, into a new content of CHUNK-sized chunks: nothing links
+        it yet, so it is invisible until a blob write or staged block links it (or garbage
+        if none ever does)."""
+        content = await self._run(blobs.new_content)
+        size = seq = 0
+        pending = bytearray()
+        try:
+            async for part in _as_async(parts):
+                pending += part
+                while len(pending) >= blobs.CHUNK:
+                    chunk = bytes(pending[: blobs.CHUNK])
+                    del pending[: blobs.CHUNK]
+                    await self._append(content, seq, chunk)
+                    seq += 1
+                    size += len(chunk)
+            if pending or seq == 0:
+                chunk = bytes(pending)
+                await self._append(content, seq, chunk)
+                size += len(chunk)
+        except BaseException:
+            await self._run(lambda db: blobs.drop_content(db, content))
+            raise
+        return blobs.Piece(size, content=content)
 
-        return await self._run(run)
+    async def _append(self, content: int, seq: int, chunk: bytes) -> None:
+        await self._run(lambda db: blobs.append_chunk(db, content, seq, chunk))
+
+    async def _read_chunk(self, content: int, seq: int) -> bytes:
+        return await self._run(lambda db: blobs.read_chunk(db, content, seq))
+
+    async def read_pieces(
+        self, pieces: list[blobs.Piece], start: int = 0, end: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """The bytes `start` to `end` (exclusive) of a blob's pieces, a chunk at a time."""
+        offset = 0
+        for piece in pieces:
+            piece_end = offset + piece.size
+            stop = piece_end if end is None else min(end, piece_end)
+            if stop > offset and piece_end > start:
+                low = max(start, offset) - offset
+                high = stop - offset
+                if piece.data is not None:
+                    yield piece.data[low:high]
+                else:
+                    assert piece.content is not None
+                    for seq in range(low // blobs.CHUNK, (high - 1) // blobs.CHUNK + 1):
+                        chunk = await self._read_chunk(piece.content, seq)
+                        base = seq * blobs.CHUNK
+                        yield chunk[max(low - base, 0) : high - base]
+            offset = piece_end
+            if end is not None and offset >= end:
+                return
 
     def blob_url(self, container: str, name: str) -> str:
         return f"embedded://{container}/{quote(name)}"
 
     async def get_blob(self, container: str, name: str) -> tuple[bytes, BlobInfo] | None:
-        def run(db: sqlite3.Connection) -> tuple[bytes, BlobInfo] | None:
-            row = db.execute(
-                f"SELECT data, {BLOB_COLUMNS} FROM blobs WHERE container = ? AND name = ?",
-                (container, name),
-            ).fetchone()
-            return None if row is None else (bytes(row["data"]), _blob(row))
-
-        return await self._run(run)
+        try:
+            info, pieces = await self._run(lambda db: blobs.read_plan(db, container, name))
+        except (BlobRefused, ContainerNotFound):
+            return None
+        data = b"".join([part async for part in self.read_pieces(pieces)])
+        return data, info
 
     async def blob_info(self, container: str, name: str) -> BlobInfo | None:
-        def run(db: sqlite3.Connection) -> BlobInfo | None:
-            row = db.execute(
-                f"SELECT {BLOB_COLUMNS} FROM blobs WHERE container = ? AND name = ?",
-                (container, name),
-            ).fetchone()
-            return None if row is None else _blob(row)
-
-        return await self._run(run)
+        try:
+            return await self._run(lambda db: blobs.properties(db, container, name))
+        except (BlobRefused, ContainerNotFound):
+            return None
 
     async def list_blobs(self, container: str, prefix: str = "") -> list[BlobInfo]:
-        def run(db: sqlite3.Connection) -> list[BlobInfo]:
-            self._require_container(db, container)
-            rows = db.execute(
-                f"SELECT {BLOB_COLUMNS} FROM blobs WHERE container = ? AND substr(name, 1, ?) = ?"
-                " ORDER BY name",
-                (container, len(prefix), prefix),
-            ).fetchall()
-            return [_blob(r) for r in rows]
-
-        return await self._run(run)
+        found, _ = await self._run(lambda db: blobs.blob_page(db, container, prefix, "", "", 2**62))
+        return [b for b in found if isinstance(b, BlobInfo)]
 
     async def delete_blob(self, container: str, name: str) -> bool:
-        def run(db: sqlite3.Connection) -> bool:
-            cursor = db.execute(
-                "DELETE FROM blobs WHERE container = ? AND name = ?", (container, name)
-            )
-            return cursor.rowcount > 0
-
-        return await self._run(run)
+        try:
+            await self._run(lambda db: blobs.delete(db, container, name))
+        except (BlobRefused, ContainerNotFound):
+            return False
+        return True
 
     # -- leases
     async def acquire_lease(
         self, container: str, name: str, lease_id: str, duration: float
     ) -> bool:
-        def run(db: sqlite3.Connection) -> bool:
-            def take() -> bool:
-                self._require_container(db, container)
-                now = time.time()
-                db.execute(
-                    "INSERT OR IGNORE INTO blobs (container, name, data, etag, modified)"
-                    " VALUES (?, ?, x'', ?, ?)",
-                    (container, name, _etag(b"", now), now),
-                )
-                taken = db.execute(
-                    "UPDATE blobs SET lease_id = ?, lease_expires = ?"
-                    " WHERE container = ? AND name = ?"
-                    " AND (lease_id IS NULL OR lease_id = ? OR lease_expires <= ?)",
-                    (lease_id, now + duration, container, name, lease_id, now),
-                ).rowcount
-                return taken > 0
-
-            return self._transaction(db, take)
-
-        return await self._run(run)
+        return await self._run(lambda db: blobs.take_lease(db, container, name, lease_id, duration))
 
     async def release_lease(self, container: str, name: str, lease_id: str) -> None:
-        def run(db: sqlite3.Connection) -> None:
-            db.execute(
-                "UPDATE blobs SET lease_id = NULL, lease_expires = NULL"
-                " WHERE container = ? AND name = ? AND lease_id = ?",
-                (container, name, lease_id),
-            )
+        await self._run(lambda db: blobs.drop_lease(db, container, name, lease_id))
 
-        await self._run(run)
+
+def _pieces_of(data: bytes) -> Iterator[bytes]:
+    view = memoryview(data)
+    for offset in range(0, len(data), blobs.CHUNK):
+        yield bytes(view[offset : offset + blobs.CHUNK])
+
+
+async def _as_async(parts: AsyncIterator[bytes] | Iterator[bytes]) -> AsyncIterator[bytes]:
+    if isinstance(parts, Iterator):
+        for part in parts:
+            yield part
+    else:
+        async for part in parts:
+            yield part

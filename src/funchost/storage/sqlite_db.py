@@ -54,10 +54,95 @@ def _v2_service_properties(db: sqlite3.Connection) -> None:
     db.execute("CREATE TABLE service_properties (service TEXT PRIMARY KEY, document TEXT NOT NULL)")
 
 
+def _v3_chunked_blobs(db: sqlite3.Connection) -> None:
+    """Blobs as pieces of chunked contents (funchost.storage.sqlite_blobs), with their HTTP
+    headers, creation time and lease states; containers with metadata. Blobs written before
+    are kept in their rows; those over the inline size move into chunks."""
+    db.execute("ALTER TABLE containers ADD COLUMN metadata TEXT NOT NULL DEFAULT '{}'")
+    db.execute("ALTER TABLE containers ADD COLUMN etag TEXT")
+    db.execute("ALTER TABLE containers ADD COLUMN modified REAL")
+    db.execute("ALTER TABLE blobs RENAME TO blobs_v2")
+    db.execute(
+        """CREATE TABLE blobs (
+            container TEXT NOT NULL,
+            name TEXT NOT NULL,
+            data BLOB,
+            etag TEXT NOT NULL,
+            modified REAL NOT NULL,
+            created REAL NOT NULL,
+            length INTEGER NOT NULL,
+            content_type TEXT,
+            headers TEXT NOT NULL DEFAULT '{}',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            lease_id TEXT,
+            lease_expires REAL,
+            lease_duration REAL,
+            lease_break REAL,
+            PRIMARY KEY (container, name)
+        )"""
+    )
+    db.execute(
+        "INSERT INTO blobs (container, name, data, etag, modified, created, length,"
+        " content_type, metadata, lease_id, lease_expires, lease_duration)"
+        " SELECT container, name, data, etag, modified, modified, length(data), content_type,"
+        " metadata, lease_id, lease_expires, CASE WHEN lease_id IS NULL THEN NULL ELSE 60 END"
+        " FROM blobs_v2"
+    )
+    db.execute("DROP TABLE blobs_v2")
+    db.execute(
+        "CREATE TABLE contents (id INTEGER PRIMARY KEY, size INTEGER NOT NULL,"
+        " written REAL NOT NULL)"
+    )
+    db.execute(
+        "CREATE TABLE chunks (content INTEGER NOT NULL, seq INTEGER NOT NULL,"
+        " data BLOB NOT NULL, PRIMARY KEY (content, seq))"
+    )
+    db.execute(
+        "CREATE TABLE pieces (container TEXT NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL,"
+        " block_id TEXT, content INTEGER NOT NULL, size INTEGER NOT NULL,"
+        " PRIMARY KEY (container, name, seq))"
+    )
+    db.execute("CREATE INDEX pieces_by_content ON pieces (content)")
+    db.execute(
+        "CREATE TABLE blocks (container TEXT NOT NULL, name TEXT NOT NULL,"
+        " block_id TEXT NOT NULL, content INTEGER NOT NULL, size INTEGER NOT NULL,"
+        " staged REAL NOT NULL, PRIMARY KEY (container, name, block_id))"
+    )
+    db.execute("CREATE INDEX blocks_by_content ON blocks (content)")
+    _move_large_blobs(db)
+
+
+def _move_large_blobs(db: sqlite3.Connection) -> None:
+    from funchost.storage.sqlite_blobs import CHUNK, INLINE
+
+    large = db.execute(
+        "SELECT container, name, length FROM blobs WHERE length > ?", (INLINE,)
+    ).fetchall()
+    for container, name, length in large:
+        content = db.execute(
+            "INSERT INTO contents (size, written) VALUES (?, 0) RETURNING id", (length,)
+        ).fetchone()[0]
+        for seq, offset in enumerate(range(0, length, CHUNK)):
+            db.execute(
+                "INSERT INTO chunks (content, seq, data) SELECT ?, ?, substr(data, ?, ?)"
+                " FROM blobs WHERE container = ? AND name = ?",
+                (content, seq, offset + 1, CHUNK, container, name),
+            )
+        db.execute(
+            "INSERT INTO pieces (container, name, seq, block_id, content, size)"
+            " VALUES (?, ?, 0, NULL, ?, ?)",
+            (container, name, content, length),
+        )
+        db.execute(
+            "UPDATE blobs SET data = NULL WHERE container = ? AND name = ?", (container, name)
+        )
+
+
 # Migration N brings a store from version N to N + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_queue_metadata,
     _v2_service_properties,
+    _v3_chunked_blobs,
 ]
 VERSION = len(MIGRATIONS)
 
