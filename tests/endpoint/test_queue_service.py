@@ -7,14 +7,10 @@ asserts the same outcome on both: statuses, error codes and what the SDK returns
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -33,7 +29,7 @@ from azure.storage.queue import (
 )
 
 from tests.azurite import ACCOUNT, DEV_KEY, Azurite
-from tests.conftest import free_port
+from tests.endpoint.conftest import Endpoint
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -41,52 +37,6 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 def code(error: HttpResponseError) -> str | None:
     """The storage error code the SDK read from the answer."""
     return getattr(error, "error_code", None)
-
-
-class Endpoint:
-    """funchost's storage endpoint in a process of its own, stopped by its PID."""
-
-    def __init__(self, location: Path) -> None:
-        self.queue_port = free_port()
-        self.log = location / "endpoint.log"
-        code = (
-            "import sys; from pathlib import Path; from funchost.endpoint.serve import serve; "
-            f"sys.exit(serve(Path({str(location)!r}), queue_port={self.queue_port}))"
-        )
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
-            )
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.queue_port}/", timeout=1)
-                return
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    output = self.log.read_text()
-                    raise RuntimeError(f"the endpoint did not start:\n{output}") from None
-                time.sleep(0.05)
-
-    @property
-    def queue_url(self) -> str:
-        return f"http://127.0.0.1:{self.queue_port}/{ACCOUNT}"
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
-    server = Endpoint(tmp_path_factory.mktemp("endpoint"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture(params=["funchost", "azurite"])

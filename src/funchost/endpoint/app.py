@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -32,7 +32,7 @@ from funchost.endpoint.operations import (
     queue_operation,
     queue_target,
 )
-from funchost.http.exchange import BodyTooLarge, read_body
+from funchost.http.exchange import BodyIncomplete, BodyTooLarge, read_body
 from funchost.storage.base import StorageError
 from funchost.storage.sqlite import SqliteStorage
 
@@ -54,6 +54,9 @@ class Reply:
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
     content_type: str | None = None
+    # A body too large to hold: its parts, and its length (the Content-Length sent).
+    stream: AsyncIterator[bytes] | None = None
+    length: int = 0
 
 
 @dataclass
@@ -76,6 +79,19 @@ class Call:
             return await read_body(self.receive, self.headers, limit)
         except BodyTooLarge:
             raise too_large() from None
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The request body as it arrives (the server pauses reading while it is not taken);
+        `BodyIncomplete` if the client leaves before its end."""
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise BodyIncomplete
+            chunk = message.get("body", b"")
+            if chunk:
+                yield chunk
+            if not message.get("more_body", False):
+                return
 
     def metadata(self) -> dict[str, str]:
         """The `x-ms-meta-*` headers, names in the case they were sent."""
@@ -119,6 +135,8 @@ class StorageApp:
                 reply = await self._handle(scope, receive, headers, lowered)
             except StorageError as error:
                 raise errors.from_store(error) from None
+        except BodyIncomplete:
+            return  # the client left, or sent a broken body (the server has answered)
         except StorageFailure as failure:
             reply = _failure_reply(failure, request_id)
         except Exception:
@@ -141,9 +159,21 @@ class StorageApp:
         if reply.content_type is not None:
             out.append((b"content-type", reply.content_type.encode("latin-1")))
         out += [(n.encode("latin-1"), v.encode("latin-1")) for n, v in reply.headers]
-        out.append((b"content-length", str(len(reply.body)).encode()))
+        stream = reply.stream
+        length = reply.length if stream is not None else len(reply.body)
+        out.append((b"content-length", str(length).encode()))
         await send({"type": "http.response.start", "status": reply.status, "headers": out})
-        await send({"type": "http.response.body", "body": reply.body})
+        if stream is None or scope["method"] == "HEAD":
+            await send({"type": "http.response.body", "body": reply.body})
+            return
+        try:
+            async for part in stream:
+                await send({"type": "http.response.body", "body": part, "more_body": True})
+        except Exception:
+            # The head is out: the connection can only be cut, so the client sees a short body.
+            logger.exception("The storage endpoint failed sending %s", scope["path"])
+            raise
+        await send({"type": "http.response.body", "body": b""})
 
     async def _handle(
         self,
@@ -199,6 +229,8 @@ class StorageApp:
 
 
 def _failure_reply(failure: StorageFailure, request_id: str) -> Reply:
+    if failure.status == 304:  # Not Modified has no body
+        return Reply(304, [("x-ms-error-code", failure.code)])
     return Reply(
         failure.status,
         [("x-ms-error-code", failure.code)],

@@ -100,8 +100,56 @@ _STORE_ERRORS: list[tuple[type[base.StorageError], int, str, str]] = [
 ]
 
 
+# The store's refusals of blob operations (BlobRefused), by Azure's error code.
+BLOB_REFUSALS: dict[str, tuple[int, str]] = {
+    "NotModified": (304, "The condition specified using HTTP conditional header(s) is not met."),
+    "ConditionNotMet": (
+        412,
+        "The condition specified using HTTP conditional header(s) is not met.",
+    ),
+    "BlobAlreadyExists": (409, "The specified blob already exists."),
+    "BlobNotFound": (404, "The specified blob does not exist."),
+    "InvalidBlockList": (400, "The specified block list is invalid."),
+    "BlockCountExceedsLimit": (
+        409,
+        "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.",
+    ),
+    "LeaseIdMissing": (
+        412,
+        "There is currently a lease on the blob and no lease ID was specified in the request.",
+    ),
+    "LeaseIdMismatchWithBlobOperation": (
+        412,
+        "The lease ID specified did not match the lease ID for the blob.",
+    ),
+    "LeaseNotPresentWithBlobOperation": (412, "There is currently no lease on the blob."),
+    "LeaseAlreadyPresent": (409, "There is already a lease present."),
+    "LeaseIdMismatchWithLeaseOperation": (
+        409,
+        "The lease ID specified did not match the lease ID for the blob.",
+    ),
+    "LeaseNotPresentWithLeaseOperation": (409, "There is currently no lease on the blob."),
+    "LeaseIsBreakingAndCannotBeAcquired": (
+        409,
+        "The lease ID matched, but the lease is currently in breaking state and cannot be "
+        "acquired until it is broken.",
+    ),
+    "LeaseIsBrokenAndCannotBeRenewed": (
+        409,
+        "The lease ID matched, but the lease has been broken explicitly and cannot be renewed.",
+    ),
+    "LeaseIsBreakingAndCannotBeChanged": (
+        409,
+        "The lease ID matched, but the lease is currently in breaking state and cannot be changed.",
+    ),
+}
+
+
 def from_store(error: base.StorageError) -> StorageFailure:
     """The answer to a store error a handler let through."""
+    if isinstance(error, base.BlobRefused):
+        status, message = BLOB_REFUSALS[error.code]
+        return StorageFailure(status, error.code, message)
     for kind, status, code, message in _STORE_ERRORS:
         if isinstance(error, kind):
             return StorageFailure(status, code, message)

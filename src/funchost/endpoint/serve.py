@@ -12,7 +12,7 @@ import socket
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from funchost.endpoint import queues
+from funchost.endpoint import blobs, queues
 from funchost.endpoint.app import Receive, Scope, Send, StorageApp
 from funchost.endpoint.auth import DEVELOPMENT_ACCOUNT, Account
 from funchost.http.server import HttpServer
@@ -68,6 +68,7 @@ def serve(
     location: Path,
     *,
     host: str = "127.0.0.1",
+    blob_port: int = 10000,
     queue_port: int = 10001,
     account: Account = DEVELOPMENT_ACCOUNT,
     on_started: Callable[[], None] | None = None,
@@ -75,12 +76,16 @@ def serve(
     """Serve the account's storage in `location` until SIGINT/SIGTERM."""
     location.mkdir(parents=True, exist_ok=True)
     store = SqliteStorage(location / "storage.db")
+    blob_sock = bind(host, blob_port)
     queue_sock = bind(host, queue_port)
     router = ServiceRouter(
-        {queue_sock.getsockname()[1]: StorageApp("q", store, account, queues.HANDLERS)}
+        {
+            blob_sock.getsockname()[1]: StorageApp("b", store, account, blobs.HANDLERS),
+            queue_sock.getsockname()[1]: StorageApp("q", store, account, queues.HANDLERS),
+        }
     )
     server = HttpServer(router, on_started=on_started, header_case=True)
     try:
-        return server.run(SocketsListener([queue_sock]))
+        return server.run(SocketsListener([blob_sock, queue_sock]))
     finally:
         asyncio.run(store.close())

@@ -1,0 +1,68 @@
+"""funchost's storage endpoint for the tests, in a process of its own, beside Azurite."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.azurite import ACCOUNT
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+class Endpoint:
+    """funchost's storage endpoint in a process of its own, stopped by its PID."""
+
+    def __init__(self, location: Path) -> None:
+        self.blob_port, self.queue_port = free_port(), free_port()
+        self.log = location / "endpoint.log"
+        code = (
+            "import sys; from pathlib import Path; from funchost.endpoint.serve import serve; "
+            f"sys.exit(serve(Path({str(location)!r}), blob_port={self.blob_port}, "
+            f"queue_port={self.queue_port}))"
+        )
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
+            )
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{self.queue_port}/", timeout=1)
+                return
+            except httpx.TransportError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    output = self.log.read_text()
+                    raise RuntimeError(f"the endpoint did not start:\n{output}") from None
+                time.sleep(0.05)
+
+    @property
+    def blob_url(self) -> str:
+        return f"http://127.0.0.1:{self.blob_port}/{ACCOUNT}"
+
+    @property
+    def queue_url(self) -> str:
+        return f"http://127.0.0.1:{self.queue_port}/{ACCOUNT}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+@pytest.fixture(scope="module")
+def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    server = Endpoint(tmp_path_factory.mktemp("endpoint"))
+    yield server
+    server.stop()
