@@ -111,6 +111,18 @@ def _storage_commands(commands: Any) -> None:
     for sub in (put, get, blobs, delete):
         common(sub)
 
+    storage = commands.add_parser("storage", help="funchost's Azure Storage endpoint")
+    storage_cmd = storage.add_subparsers(dest="storage_command", required=True)
+    endpoint = storage_cmd.add_parser(
+        "serve", help="serve the development account's Blob and Queue endpoints, as Azurite does"
+    )
+    endpoint.add_argument("--blob-port", type=_port, default=10000)
+    endpoint.add_argument("--queue-port", type=_port, default=10001)
+    endpoint.add_argument("--host", default="127.0.0.1")
+    endpoint.add_argument(
+        "--location", default=None, help="the data folder (default: the user's development storage)"
+    )
+
 
 def _run_host(args: argparse.Namespace, mode: str) -> int:
     options: dict[str, Any] = {
@@ -245,6 +257,13 @@ def _storage(args: argparse.Namespace) -> int:
         return 1
 
 
+def _storage_serve(args: argparse.Namespace) -> int:
+    from funchost.endpoint.serve import development_location, serve
+
+    location = Path(args.location).resolve() if args.location else development_location()
+    return serve(location, host=args.host, blob_port=args.blob_port, queue_port=args.queue_port)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -256,6 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _keys(args)
         if args.command in ("queue", "blob"):
             return _storage(args)
+        if args.command == "storage":
+            return _storage_serve(args)
     except ConfigError as exc:
         print(f"funchost: error: {exc}", file=sys.stderr)
         return 2

@@ -23,15 +23,13 @@ class Endpoint:
     def __init__(self, location: Path) -> None:
         self.blob_port, self.queue_port = free_port(), free_port()
         self.log = location / "endpoint.log"
-        code = (
-            "import sys; from pathlib import Path; from funchost.endpoint.serve import serve; "
-            f"sys.exit(serve(Path({str(location)!r}), blob_port={self.blob_port}, "
-            f"queue_port={self.queue_port}))"
-        )
+        command = [
+            sys.executable, "-m", "funchost", "storage", "serve",
+            "--blob-port", str(self.blob_port), "--queue-port", str(self.queue_port),
+            "--location", str(location),
+        ]  # fmt: skip
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-c", code], stdout=log, stderr=subprocess.STDOUT, cwd=ROOT
-            )
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -52,13 +50,13 @@ class Endpoint:
     def queue_url(self) -> str:
         return f"http://127.0.0.1:{self.queue_port}/{ACCOUNT}"
 
-    def stop(self) -> None:
+    def stop(self) -> int:
         self.proc.terminate()
         try:
-            self.proc.wait(10)
+            return self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-            self.proc.wait()
+            return self.proc.wait()
 
 
 @pytest.fixture(scope="module")

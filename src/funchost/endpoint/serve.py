@@ -15,6 +15,7 @@ from pathlib import Path
 from funchost.endpoint import blobs, queues
 from funchost.endpoint.app import Receive, Scope, Send, StorageApp
 from funchost.endpoint.auth import DEVELOPMENT_ACCOUNT, Account
+from funchost.errors import ConfigError
 from funchost.http.server import HttpServer
 from funchost.storage.sqlite import SqliteStorage
 
@@ -55,10 +56,28 @@ class SocketsListener:
             server.close()
 
 
-def bind(host: str, port: int) -> socket.socket:
+def development_location() -> Path:
+    """Where the development account's data lives: one folder per user, never in an app."""
+    import platformdirs
+
+    return platformdirs.user_data_path("funchost") / "devstorage"
+
+
+class PortInUse(ConfigError):
+    pass
+
+
+def bind(host: str, port: int, service: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            f"cannot serve the {service} endpoint on {host}:{port}: {exc.strerror}. Stop what "
+            f"listens there (Azurite?) or choose another port with --{service.lower()}-port."
+        ) from None
     sock.listen(2048)
     sock.setblocking(False)
     return sock
@@ -74,10 +93,22 @@ def serve(
     on_started: Callable[[], None] | None = None,
 ) -> int:
     """Serve the account's storage in `location` until SIGINT/SIGTERM."""
+    blob_sock = bind(host, blob_port, "Blob")
+    try:
+        queue_sock = bind(host, queue_port, "Queue")
+    except PortInUse:
+        blob_sock.close()
+        raise
     location.mkdir(parents=True, exist_ok=True)
     store = SqliteStorage(location / "storage.db")
-    blob_sock = bind(host, blob_port)
-    queue_sock = bind(host, queue_port)
+    if on_started is None:
+
+        def on_started() -> None:
+            for service, sock in (("Blob", blob_sock), ("Queue", queue_sock)):
+                address, port = sock.getsockname()[:2]
+                print(f"{service:<6} http://{address}:{port}/{account.name}", flush=True)
+            print(f"Data   {location}", flush=True)
+
     router = ServiceRouter(
         {
             blob_sock.getsockname()[1]: StorageApp("b", store, account, blobs.HANDLERS),
