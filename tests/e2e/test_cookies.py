@@ -121,6 +121,24 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
 """
 
 
+FASTAPI_APP = """
+import azure.functions as func
+from fastapi import FastAPI, Response
+
+api = FastAPI()
+
+
+@api.get("/api/login")
+async def login(response: Response) -> dict[str, bool]:
+    response.set_cookie("token", "t 1", max_age=30, httponly=True)
+    response.set_cookie("seen", "yes")
+    return {"ok": True}
+
+
+app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
+"""
+
+
 def v2_host(start_host: StartHost, tmp_path: Path, command: str) -> RunningHost:
     return start_host(write_app(tmp_path / "app", {"function_app.py": V2_APP}), command=command)
 
@@ -233,3 +251,16 @@ def test_v1_function_cookies(start_host: StartHost, tmp_path: Path, command: str
     r, cookies = set_cookies(host, "/api/BadExpires")
     assert (r.status_code, cookies) == (500, [])
     host.wait_for_output("Exception: ParserError: Unknown string format: never")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_cookies_an_asgi_framework_sets(
+    start_host: StartHost, tmp_path: Path, command: str
+) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": FASTAPI_APP})
+    r, cookies = set_cookies(start_host(app, command=command), "/api/login")
+    assert r.json() == {"ok": True}
+    assert cookies == [
+        "token=t%201; max-age=30; domain=; path=/; samesite=lax; httponly",
+        "seen=yes; domain=; path=/; samesite=lax",
+    ]
