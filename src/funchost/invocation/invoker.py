@@ -34,7 +34,7 @@ from funchost.invocation.context import (
     child_traceparent,
 )
 from funchost.invocation.deadlines import Deadlines
-from funchost.invocation.logs import INVOCATION_TAGS, Tag
+from funchost.invocation.logs import INVOCATION_TAGS, LOG_LEVELS, Tag
 from funchost.invocation.threadpool import LoopThreadPool
 from funchost.timespan import format_timespan
 
@@ -291,7 +291,7 @@ class Invoker:
         tagged = INVOCATION_TAGS.tasks
         tagged[task] = tag
         started = 0.0
-        log_lines = logger.isEnabledFor(logging.INFO)
+        log_lines = LOG_LEVELS.function_lines(spec.name)
         if log_lines:
             started = time.perf_counter()
             self._line(
