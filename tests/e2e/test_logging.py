@@ -1,13 +1,16 @@
-"""What reaches the console: host.json log levels by category, and `--verbose`."""
+"""What reaches the console: host.json log levels by category, `--verbose`, records from
+threads a function starts, and `print()` output in order with the log lines."""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import StartHost, write_app
+from tests.conftest import ROOT, RunningHost, StartHost, free_port, write_app
 
 LEVELS_APP = """
 import logging
@@ -174,3 +177,139 @@ def test_verbose_shows_function_debug_records_unless_host_json_sets_their_level(
     call_all(host.client, "plain")
     out = host.wait_for_output("Executed 'Functions.plain'")
     assert shown(out, "plain", "plain info") and "plain debug" not in out
+
+
+THREADS_APP = """
+import asyncio
+import concurrent.futures
+import logging
+import threading
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+def named_thread(context: func.Context, message: str) -> None:
+    context.thread_local_storage.invocation_id = context.invocation_id
+    logging.info(message)
+
+
+def run_threads(context: func.Context, label: str) -> None:
+    logging.info(f"{label}: before threads")
+    threads = [
+        threading.Thread(target=named_thread, args=(context, f"{label}: thread {i} used"))
+        for i in range(3)
+    ]
+    threads.append(threading.Thread(target=logging.info, args=(f"{label}: unnamed thread",)))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    with concurrent.futures.ThreadPoolExecutor() as pool:
+        pool.submit(named_thread, context, f"{label}: pool thread used").result()
+    logging.info(f"{label}: after threads")
+
+
+@app.route(route="sync")
+def sync_threads(req: func.HttpRequest, context: func.Context) -> str:
+    run_threads(context, "sync")
+    return "ok"
+
+
+@app.route(route="async")
+async def async_threads(req: func.HttpRequest, context: func.Context) -> str:
+    run_threads(context, "async")  # threads started from the event loop's thread
+    await asyncio.sleep(0)
+    return "ok"
+"""
+
+
+def test_threads_that_name_their_invocation_log_as_the_function(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": THREADS_APP})
+    host = start_host(app)
+    call_all(host.client, "sync", "async")
+    out = host.wait_for_output("Executed 'Functions.async_threads'")
+    for function, label in (("sync_threads", "sync"), ("async_threads", "async")):
+        for i in range(3):
+            assert shown(out, function, f"{label}: thread {i} used"), out
+            assert len(re.findall(rf"\] {label}: thread {i} used$", out, re.M)) == 1
+        assert shown(out, function, f"{label}: pool thread used"), out
+        assert shown(out, function, f"{label}: after threads"), out
+        # A thread that does not name its invocation logs without the function's tag.
+        assert re.search(rf"^\[[^\]]+\] {label}: unnamed thread$", out, re.M), out
+
+
+PRINT_APP = """
+import logging
+import sys
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="mixed")
+def mixed(req: func.HttpRequest) -> str:
+    for i in range(0, 20, 2):
+        logging.info("line %d", i)
+        print("line", i + 1)
+    print("line", end=" ")
+    print(20, flush=True)
+    logging.info("line 21")
+    return "ok"
+
+
+@app.route(route="amixed")
+async def amixed(req: func.HttpRequest) -> str:
+    for i in range(0, 10, 2):
+        logging.info("aline %d", i)
+        sys.stdout.write(f"aline {i + 1}\\n")
+    return "ok"
+"""
+
+
+def numbered(out: str, word: str) -> list[int]:
+    return [int(n) for n in re.findall(rf"\b{word} (\d+)$", out, re.M)]
+
+
+def test_print_output_keeps_its_order_with_log_lines_in_a_file(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": PRINT_APP})
+    host = start_host(app)
+    call_all(host.client, "mixed", "amixed")
+    out = host.wait_for_output("Executed 'Functions.amixed'")
+    assert numbered(out, "line") == list(range(22)), out
+    assert numbered(out, "aline") == list(range(10)), out
+    # print() output is written as it is; log records carry the function's tag.
+    assert re.search(r"^line 1$", out, re.M) and shown(out, "mixed", "line 0")
+
+
+def test_print_output_keeps_its_order_with_log_lines_in_a_pipe(
+    host_env: dict[str, str], tmp_path: Path
+) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": PRINT_APP})
+    port = free_port()
+    env = {k: v for k, v in host_env.items() if k != "PYTHONUNBUFFERED"}
+    command = [sys.executable, "-m", "funchost", "serve", str(app), "--port", str(port)]
+    proc = subprocess.Popen(
+        [*command, "--host", "127.0.0.1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        cwd=ROOT,
+    )
+    host = RunningHost(proc, port, tmp_path / "no.log")  # its output is the pipe, read below
+    host.log_path.write_text("")
+    try:
+        host.wait_until_ready()
+        call_all(host.client, "mixed", "amixed")
+    finally:
+        host.stop()
+    assert proc.stdout is not None
+    with proc.stdout:
+        out = proc.stdout.read().decode()
+    assert "Executed 'Functions.amixed'" in out
+    assert numbered(out, "line") == list(range(22)), out
+    assert numbered(out, "aline") == list(range(10)), out

@@ -27,14 +27,13 @@ from funchost.bindings.outputs import encode_output
 from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation import extensions
 from funchost.invocation.context import (
-    THREAD_LOCAL,
     Context,
     RetryContext,
     TraceContext,
     child_traceparent,
 )
 from funchost.invocation.deadlines import Deadlines
-from funchost.invocation.logs import INVOCATION_TAGS, LOG_LEVELS, Tag
+from funchost.invocation.logs import INVOCATION_TAGS, LOG_LEVELS, THREAD_LOCAL, Tag
 from funchost.invocation.threadpool import LoopThreadPool
 from funchost.timespan import format_timespan
 

@@ -1,15 +1,17 @@
-"""Host and function logging: records tagged with the invocation they belong to, and filtered
-by host.json's log levels.
+"""Host and function logging: records tagged with the invocation they belong to, filtered by
+host.json's log levels, and written to the console in order with `print()` output.
 
 As in the Python worker, the invocation a record belongs to is found from the asyncio task
-that runs an async function, or from the thread that runs a sync one. (A contextvar would
-also reach tasks the function starts itself, but setting one for every invocation cost more
-than the rest of the invocation bookkeeping together.)
+that runs an async function, from the thread that runs a sync one, or from a thread the
+function started that named its invocation in `context.thread_local_storage`. (A contextvar
+would also reach tasks the function starts itself, but setting one for every invocation cost
+more than the rest of the invocation bookkeeping together.)
 """
 
 from __future__ import annotations
 
 import atexit
+import io
 import logging
 import os
 import queue
@@ -25,9 +27,16 @@ if TYPE_CHECKING:
 
 Tag = tuple[str, str]  # (function name, invocation id)
 
+# `context.thread_local_storage`: one object for every invocation, on which each thread sets its
+# own `invocation_id`, as in the Python worker. The invoker sets it in the threads it runs
+# functions in; a thread the function starts sets it itself, and its records are then the
+# invocation's.
+THREAD_LOCAL = threading.local()
+
 
 class InvocationTags:
-    """Which invocation the running code serves: by asyncio task, or by pool thread."""
+    """Which invocation the running code serves: by asyncio task, by pool thread, or by a
+    thread that named its invocation."""
 
     def __init__(self) -> None:
         # The invocation of each task running one. The invoker sets and removes its entry
@@ -49,9 +58,23 @@ class InvocationTags:
 
         try:
             task = asyncio.current_task()
-        except RuntimeError:  # no event loop in this thread
-            return None
+        except RuntimeError:  # no event loop in this thread: perhaps one the function started
+            return self.named_by_thread()
         return self.tasks.get(task) if task is not None else None
+
+    def named_by_thread(self) -> Tag | None:
+        """The running invocation this thread named in `context.thread_local_storage`.
+
+        Only while it runs: the real host drops the records of an invocation that has ended.
+        """
+        invocation_id = getattr(THREAD_LOCAL, "invocation_id", None)
+        if not invocation_id:
+            return None
+        # A copy taken in one step: the loop's thread adds and removes entries meanwhile.
+        for tag in tuple(self.tasks.values()):
+            if tag[1] == invocation_id:
+                return tag
+        return None
 
 
 # One per process, like the root logger whose filter reads it.
@@ -251,7 +274,8 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         # Lines wait here for their batch. `line` appends on the loop's thread, where batches
         # are taken too; other threads append and take under the handler's lock, so a line is
         # never appended between a check that found the list empty and the flush it schedules.
-        self._pending: list[tuple[str, str, tuple[object, ...]]] = []  # prefix, message, args
+        # (prefix, message, args) of a line; (None, text, ()) of output written as it is.
+        self._pending: list[tuple[str | None, str, tuple[object, ...]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None  # the loop that writes batches
         # The `[time] ` prefix of the millisecond [_prefix_from, _prefix_until) in seconds.
         self._prefix_from = self._prefix_until = 0.0
@@ -272,6 +296,17 @@ class ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         with self.lock:  # type: ignore[union-attr]
             first = not self._pending
             self._pending.append(("", text, ()))
+        if first:
+            self._schedule()
+
+    def write_text(self, text: str) -> None:
+        """Write `text` as it is (whole lines of `print()` output), in order with the lines."""
+        if self.interactive:
+            self._write_now(text)
+            return
+        with self.lock:  # type: ignore[union-attr]
+            first = not self._pending
+            self._pending.append((None, text, ()))
         if first:
             self._schedule()
 
@@ -408,6 +443,63 @@ class _WriterThread:
                     self._written.notify_all()
 
 
+class ConsoleOutput(io.TextIOBase):
+    """`sys.stdout` while the console is a file or a pipe: `print()` output goes through the
+    console handler, so it keeps its place among the log lines the handler batches.
+
+    (The worker's stdout reaches the real host's console the same way, a line at a time.) A
+    line is passed on once complete; `flush()` passes on an incomplete one. Writing to a
+    terminal needs none of this: the handler writes every line at once there.
+    """
+
+    def __init__(self, handler: ConsoleHandler, stream: TextIO) -> None:
+        super().__init__()
+        self.handler = handler
+        self.stream = stream
+        self._partial = ""
+        self._lock = threading.Lock()
+        atexit.register(self.flush)  # before the handler's own final flush (LIFO)
+
+    def write(self, text: str) -> int:
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
+        with self._lock:  # held while handing over, so lines from threads keep their order
+            pending = self._partial + text
+            end = pending.rfind("\n") + 1
+            self._partial = pending[end:]
+            if end:
+                self.handler.write_text(pending[:end])
+        return len(text)
+
+    def flush(self) -> None:
+        with self._lock:
+            text, self._partial = self._partial, ""
+            if text:
+                self.handler.write_text(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self.stream.encoding
+
+    @property
+    def errors(self) -> str | None:  # type: ignore[override]
+        return self.stream.errors
+
+    @property
+    def buffer(self) -> io.BufferedIOBase:
+        # Bytes written here bypass the handler, and so its order.
+        return self.stream.buffer  # type: ignore[return-value]
+
+
 def configure_logging(
     *,
     debug: bool,
@@ -426,10 +518,15 @@ def configure_logging(
     for handler in list(root.handlers):
         if getattr(handler, _CONFIGURED_MARK, False):
             root.removeHandler(handler)
+    if isinstance(sys.stdout, ConsoleOutput):
+        sys.stdout.flush()
+        sys.stdout = sys.stdout.stream
     handler = ConsoleHandler(stream or sys.stdout)
     setattr(handler, _CONFIGURED_MARK, True)
     handler.addFilter(ConsoleFilter())
     root.addHandler(handler)
+    if stream is None and not handler.interactive:
+        sys.stdout = ConsoleOutput(handler, sys.stdout)
     LOG_LEVELS.configure(levels or {}, development=development, verbose=verbose)
     root.setLevel(logging.DEBUG if debug or verbose else logging.INFO)
     # Libraries funchost runs on are quiet unless asked.
