@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import StartHost, write_app
 
 UNPRINTABLE_ERROR_APP = """
@@ -136,3 +138,43 @@ def test_sdk_type_binding_is_refused_plainly(tmp_path: Path, start_host: StartHo
     )
     assert host.client.get("/api/peek").status_code == 404
     assert host.client.get("/api/plain").text == "plain"
+
+
+WORKING_FOLDER_APP = """
+import json
+import os
+
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="where")
+def where(req: func.HttpRequest) -> str:
+    with open("data/greeting.txt") as f:
+        greeting = f.read()
+    return json.dumps({
+        "cwd": os.getcwd(),
+        "greeting": greeting,
+        "app_directory": os.environ.get("FUNCTIONS_APPLICATION_DIRECTORY"),
+    })
+"""
+
+
+@pytest.mark.parametrize("command", ["start", "serve"])
+def test_functions_run_in_the_app_folder_wherever_the_host_was_started(
+    tmp_path: Path, start_host: StartHost, command: str
+) -> None:
+    # The host starts the worker with the app folder as its working directory, so relative
+    # paths mean the same locally and in Azure; the tests start funchost from the repository.
+    app = write_app(
+        tmp_path / "app", {"function_app.py": WORKING_FOLDER_APP, "data/greeting.txt": "hi"}
+    )
+    host = start_host(app, command=command)
+    answer = host.client.get("/api/where")
+    assert answer.status_code == 200, host.output()
+    assert answer.json() == {
+        "cwd": str(app.resolve()),
+        "greeting": "hi",
+        "app_directory": str(app.resolve()),
+    }
