@@ -10,6 +10,7 @@ of messages from one `Out`, and an HTTP response given through an output paramet
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -644,3 +645,49 @@ def test_queue_outputs_reach_their_triggers_in_the_shapes_the_worker_tests_use(
     # The HTTP response through an output parameter, beside a queue output parameter.
     assert answer(client, "POST", "enqueue_and_answer", b"foo") == (200, "answered foo")
     assert eventually(lambda: store.take("scenario-answered")) == ["foo"]
+
+
+RETRIED_TIMER = """
+import json
+import os
+import time
+import azure.functions as func
+
+app = func.FunctionApp()
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True,
+                   use_monitor=False)
+@app.retry(strategy="exponential_backoff", max_retry_count="5",
+           minimum_interval="00:00:00.25", maximum_interval="00:00:10")
+def keeps_failing(timer: func.TimerRequest, context: func.Context) -> None:
+    with open(os.environ["ATTEMPTS_FILE"], "a") as attempts:
+        attempts.write(json.dumps({"retry": context.retry_context.retry_count,
+                                   "max": context.retry_context.max_retry_count,
+                                   "at": time.time()}) + "\\n")
+    if context.retry_context.retry_count < context.retry_context.max_retry_count:
+        raise RuntimeError("not yet")
+"""
+
+
+def test_exponential_retries_wait_as_the_webjobs_sdk_strategy_does(
+    start_host: StartHost, backend: Backend, tmp_path: Path
+) -> None:
+    # The SDK's randomized strategy: the first retry waits the minimum interval, retry n the
+    # minimum plus the minimum times 2**(n-2), give or take 20 %, never more than the maximum.
+    app = write_app(
+        tmp_path / "retried", {"host.json": HOST_JSON, "function_app.py": RETRIED_TIMER}
+    )
+    attempts_file = tmp_path / "attempts.jsonl"
+    start_host(app, env={**backend.settings, "ATTEMPTS_FILE": str(attempts_file)})
+
+    def attempts() -> list[dict[str, float]]:
+        lines = attempts_file.read_text().splitlines() if attempts_file.exists() else []
+        return [json.loads(line) for line in lines]
+
+    eventually(lambda: len(attempts()) == 6, timeout=20)
+    done = attempts()
+    assert [(a["retry"], a["max"]) for a in done] == [(n, 5) for n in range(6)]
+    gaps = [later["at"] - earlier["at"] for earlier, later in itertools.pairwise(done)]
+    expected = [(0.25, 0.25), (0.45, 0.55), (0.65, 0.85), (1.05, 1.45), (1.85, 2.65)]
+    for gap, (low, high) in zip(gaps, expected, strict=True):
+        assert low - 0.02 <= gap <= high + 0.4, gaps

@@ -180,13 +180,20 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def retry_delay(policy: RetrySpec, attempt: int) -> float:
-    """Seconds to wait before retry number `attempt` (1-based)."""
+    """Seconds to wait before retry number `attempt` (1-based).
+
+    Exponential backoff is the WebJobs SDK's randomized strategy: the first retry waits the
+    minimum interval; retry n waits the minimum plus the minimum times 2**(n-2), give or take
+    20 %, and the maximum once that reaches it (every later retry then waits the maximum too,
+    since each step at least doubles the increment).
+    """
     if policy.strategy == "fixedDelay":
         return policy.delay_interval
     low, high = policy.minimum_interval, max(policy.maximum_interval, policy.minimum_interval)
-    # Exponential growth from the minimum, randomized, capped at the maximum (as the host).
-    base = low * (2 ** (attempt - 1))
-    return min(high, random.uniform(base * 0.8, base * 1.2)) if base else 0.0
+    if attempt <= 1:
+        return low
+    increment = random.uniform(0.8, 1.2) * 2.0 ** min(attempt - 2, 64) * low
+    return min(high, low + increment)
 
 
 class InvocationIds:
