@@ -247,6 +247,7 @@ import sys
 import azure.functions as func
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+sys.stdout.reconfigure(errors="replace")  # as some apps do: the real stream's interface is there
 
 
 @app.route(route="mixed")

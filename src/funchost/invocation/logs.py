@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     import asyncio
@@ -498,6 +498,10 @@ class ConsoleOutput(io.TextIOBase):
     def buffer(self) -> io.BufferedIOBase:
         # Bytes written here bypass the handler, and so its order.
         return self.stream.buffer  # type: ignore[return-value]
+
+    def __getattr__(self, name: str) -> Any:
+        # The rest of the real stream's interface: `name`, `mode`, `reconfigure()`, ...
+        return getattr(self.stream, name)
 
 
 def configure_logging(
