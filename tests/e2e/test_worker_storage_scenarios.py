@@ -691,3 +691,40 @@ def test_exponential_retries_wait_as_the_webjobs_sdk_strategy_does(
     expected = [(0.25, 0.25), (0.45, 0.55), (0.65, 0.85), (1.05, 1.45), (1.85, 2.65)]
     for gap, (low, high) in zip(gaps, expected, strict=True):
         assert low - 0.02 <= gap <= high + 0.4, gaps
+
+
+ALWAYS_FAILING_TIMER = """
+import azure.functions as func
+
+app = func.FunctionApp()
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", run_on_startup=True,
+                   use_monitor=False)
+@app.retry(strategy="fixed_delay", max_retry_count="2", delay_interval="00:00:00.2")
+def gives_up(timer: func.TimerRequest) -> None:
+    raise RuntimeError("still broken")
+"""
+
+
+def test_retries_log_each_wait_and_the_final_failure_as_the_host_does(
+    start_host: StartHost, backend: Backend, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "gives-up", {"host.json": HOST_JSON, "function_app.py": ALWAYS_FAILING_TIMER}
+    )
+    host = start_host(app, env=backend.settings)
+    out = host.wait_for_output("Function execution failed after '2' retries.")
+    waits = [
+        line.split("] ", 1)[1]
+        for line in out.splitlines()
+        if "before retrying function execution" in line
+    ]
+    assert waits == [
+        "Waiting for `00:00:00.2000000` before retrying function execution. Next attempt: "
+        f"'{n}'. Max retry count: '2'."
+        for n in (1, 2)
+    ]
+    assert out.count("Executed 'Functions.gives_up' (Failed") == 3
+    assert out.index("Waiting for") > out.index("Executed 'Functions.gives_up' (Failed")
+    # Nothing more once the retries are spent (the timer's next run is next year).
+    assert out.count("Function execution failed after") == 1

@@ -263,10 +263,27 @@ class Invoker:
             result = await self.invoke_once(spec, event, attempt, max_retries, io)
             if result.succeeded or retry is None:
                 return result
+            # The WebJobs SDK's retry lines, in the function's category (Function.<name>).
             if max_retries != -1 and attempt >= max_retries:
+                logger.error(
+                    "Function execution failed after '%d' retries.",
+                    attempt,
+                    extra={"function_name": spec.name},
+                )
                 return result
             attempt += 1
-            await asyncio.sleep(retry_delay(retry, attempt))
+            delay = retry_delay(retry, attempt)
+            if LOG_LEVELS.threshold(f"Function.{spec.name}") <= logging.DEBUG:
+                # A Debug line of the host, shown by host.json's levels (the worker's switch
+                # for user debug records, PYTHON_ENABLE_DEBUG_LOGGING, has no say in it).
+                self._line(
+                    "Waiting for `%s` before retrying function execution. Next attempt: '%d'. "
+                    "Max retry count: '%d'.",
+                    format_timespan(delay),
+                    attempt,
+                    max_retries,
+                )
+            await asyncio.sleep(delay)
 
     async def invoke_once(
         self,
