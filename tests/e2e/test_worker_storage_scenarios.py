@@ -728,3 +728,57 @@ def test_retries_log_each_wait_and_the_final_failure_as_the_host_does(
     assert out.index("Waiting for") > out.index("Executed 'Functions.gives_up' (Failed")
     # Nothing more once the retries are spent (the timer's next run is next year).
     assert out.count("Function execution failed after") == 1
+
+
+RETRIES_ON_EVERY_TRIGGER = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.queue_trigger(arg_name="msg", queue_name="retried-orders", connection="AzureWebJobsStorage")
+@app.retry(strategy="fixed_delay", max_retry_count="1", delay_interval="00:00:01")
+def from_queue(msg: func.QueueMessage) -> None:
+    pass
+
+@app.route(route="from_http")
+@app.retry(strategy="fixed_delay", max_retry_count="1", delay_interval="00:00:01")
+def from_http(req: func.HttpRequest) -> str:
+    return "ok"
+
+@app.timer_trigger(schedule="0 0 0 1 1 *", arg_name="timer", use_monitor=False)
+@app.retry(strategy="fixed_delay", max_retry_count="1", delay_interval="00:00:01")
+def from_timer(timer: func.TimerRequest) -> None:
+    pass
+
+@app.blob_trigger(arg_name="doc", path="retried-files/{name}", connection="AzureWebJobsStorage")
+def from_blob(doc: func.InputStream) -> None:
+    pass
+"""
+
+
+def test_retry_policies_on_triggers_without_retry_support_are_warned_about_at_startup(
+    start_host: StartHost, backend: Backend, tmp_path: Path
+) -> None:
+    # The WebJobs SDK warns for each function whose trigger does not declare retry support
+    # (of funchost's triggers, only the timer does), by the function's policy or host.json's.
+    app = write_app(
+        tmp_path / "warned",
+        {
+            "host.json": '{"version": "2.0", "retry": {"strategy": "fixedDelay",'
+            ' "maxRetryCount": 1, "delayInterval": "00:00:01"}}',
+            "function_app.py": RETRIES_ON_EVERY_TRIGGER,
+        },
+    )
+    host = start_host(app, env=backend.settings)
+    assert host.client.get("/api/from_http").text == "ok"
+    out = host.output()
+    warned = [
+        line.split("] ", 1)[1]
+        for line in out.splitlines()
+        if "retries will not be supported" in line
+    ]
+    assert sorted(warned) == [
+        f"Soon retries will not be supported for function 'Functions.{name}'. For more "
+        "information, please visit http://aka.ms/func-retry-policies."
+        for name in ("from_blob", "from_http", "from_queue")
+    ]
