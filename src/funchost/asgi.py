@@ -12,7 +12,7 @@ import os
 import sys
 from typing import Any
 
-from funchost.config import PRODUCTION, HostConfig, load_config
+from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig, load_config
 from funchost.errors import ConfigError
 from funchost.host import Host
 from funchost.http.app import HostApp
@@ -25,7 +25,8 @@ def create_app(config: HostConfig) -> HostApp:
     console = configure_logging(
         debug=config.debug_logging,
         verbose=config.verbose,
-        function_level=config.host_options.log_level,
+        levels=config.host_options.log_levels,
+        development=config.mode == DEVELOPMENT,
     )
     return HostApp(Host(config, log_line=console.line))
 

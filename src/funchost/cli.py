@@ -153,6 +153,9 @@ def _run_host(args: argparse.Namespace, mode: str) -> int:
     from funchost.server import serve
 
     config = load_config(args.app_dir, **options)
+    # The host starts the language worker in the app folder: functions that open files by
+    # relative paths find them there, in Azure and under Core Tools alike.
+    os.chdir(config.app_dir)
     return serve(config, _worker_args(args, config), banner=not args.no_banner)
 
 

@@ -210,6 +210,7 @@ def load_config(
     if host is None:
         host = "127.0.0.1" if mode == DEVELOPMENT else "0.0.0.0"
     env["AzureWebJobsScriptRoot"] = str(root)
+    env["FUNCTIONS_APPLICATION_DIRECTORY"] = str(root)
     env.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
     env.setdefault("FUNCTIONS_EXTENSION_VERSION", "~4")
     env["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development" if mode == DEVELOPMENT else "Production"
@@ -231,5 +232,6 @@ def load_config(
         settings=dict(env),
         connection_strings=connection_strings,
         host_options=host_options,
-        secrets_dir=Path(secrets) if secrets else None,
+        # Absolute now: a host process works in the app folder.
+        secrets_dir=Path(secrets).absolute() if secrets else None,
     )

@@ -10,6 +10,7 @@ from typing import Any
 from funchost.errors import ConfigError
 from funchost.http.limits import HttpLimits, parse_http_limits
 from funchost.indexing.spec import RetrySpec
+from funchost.invocation.logs import parse_level
 from funchost.jsonfile import read_json_object
 from funchost.timespan import parse_timespan
 
@@ -34,7 +35,8 @@ class HostOptions:
     route_prefix: str = "api"
     function_timeout: float | None = DEFAULT_FUNCTION_TIMEOUT  # None: no limit
     retry: RetrySpec | None = None
-    log_level: str | None = None
+    # logging.logLevel: host log level by category prefix ("default", "Function.<Name>", ...).
+    log_levels: dict[str, str] = field(default_factory=dict)
     file_watching: bool = True
     queues: QueueOptions = field(default_factory=QueueOptions)
     http_limits: HttpLimits = field(default_factory=HttpLimits)
@@ -144,6 +146,26 @@ def parse_queue_options(section: Any) -> QueueOptions:
     )
 
 
+def parse_log_levels(raw: dict[str, Any]) -> dict[str, str]:
+    """`logging.logLevel`, its categories as written; a level the host rejects is an error."""
+    section = _get(raw, "logging")
+    levels = _get(section, "logLevel") if isinstance(section, dict) else None
+    if not isinstance(levels, dict):
+        return {}
+    rules = {str(category): value for category, value in levels.items() if value is not None}
+    for category, value in rules.items():  # (a null level adds no rule, as in the host)
+        try:
+            parse_level(value, category)
+        except ValueError as exc:
+            raise ConfigError(f"{HOST_JSON}: logging.logLevel: {exc}") from None
+    return {category: str(value) for category, value in rules.items()}
+
+
+def _get(section: dict[str, Any], key: str) -> Any:
+    """`section[key]` with the key in any case, as the host reads host.json."""
+    return next((v for k, v in section.items() if str(k).lower() == key.lower()), None)
+
+
 def read_host_options(app_dir: Path) -> HostOptions:
     path = app_dir / HOST_JSON
     if not path.is_file():
@@ -172,17 +194,11 @@ def read_host_options(app_dir: Path) -> HostOptions:
                     "(use -1 for no limit)"
                 )
             timeout = seconds
-    log_level = None
-    logging_section = data.get("logging") or {}
-    if isinstance(logging_section, dict):
-        levels = logging_section.get("loglevel") or {}
-        if isinstance(levels, dict):
-            log_level = levels.get("function") or levels.get("default")
     return HostOptions(
         route_prefix=prefix.strip("/"),
         function_timeout=timeout,
         retry=parse_retry(data.get("retry"), HOST_JSON),
-        log_level=log_level,
+        log_levels=parse_log_levels(raw),
         file_watching=data.get("filewatchingenabled", True) is not False,
         queues=parse_queue_options(extensions.get("queues")),
         http_limits=parse_http_limits(http.get("limits")),

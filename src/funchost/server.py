@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from funchost.asgi import create_app
 from funchost.banner import render_banner
-from funchost.config import PRODUCTION, HostConfig
+from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig
 from funchost.dispatch import HandedConnections
 from funchost.http.server import HttpServer
 from funchost.indexing.index import index_app
@@ -77,7 +77,8 @@ def _run_workers(config: HostConfig, worker_args: Sequence[str]) -> int:
     configure_logging(
         debug=config.debug_logging,
         verbose=config.verbose,
-        function_level=config.host_options.log_level,
+        levels=config.host_options.log_levels,
+        development=config.mode == DEVELOPMENT,
     )
     print(render_banner(config, index_app(config)), flush=True)
     sock = listening_socket(config.host, config.port)

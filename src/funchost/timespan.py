@@ -25,7 +25,13 @@ def parse_timespan(text: str) -> float | None:
 
 
 def format_timespan(seconds: float) -> str:
-    whole = int(seconds)
-    h, rem = divmod(whole, 3600)
+    """.NET's constant ("c") form, as the host prints a TimeSpan: `[-][d.]hh:mm:ss[.fffffff]`."""
+    ticks = round(abs(seconds) * 10_000_000)
+    whole, fraction = divmod(ticks, 10_000_000)
+    days, rem = divmod(whole, 86400)
+    h, rem = divmod(rem, 3600)
     m, s = divmod(rem, 60)
-    return f"{h:02d}:{m:02d}:{s:02d}"
+    sign = "-" if seconds < 0 and ticks else ""
+    day_part = f"{days}." if days else ""
+    text = f"{sign}{day_part}{h:02d}:{m:02d}:{s:02d}"
+    return f"{text}.{fraction:07d}" if fraction else text

@@ -293,19 +293,6 @@ def test_python_packages_folder_is_on_sys_path(start_host: StartHost, tmp_path: 
     assert host.client.get("/api/F").text == "vendored"
 
 
-def test_debug_logging_setting_shows_debug_records(start_host: StartHost, tmp_path: Path) -> None:
-    app = write_app(
-        tmp_path / "app",
-        {
-            "F/function.json": HTTP_FUNCTION_JSON,
-            "F/__init__.py": "import logging\n\ndef main(req):\n    logging.debug('dbg-line')\n    return 'ok'\n",
-        },
-    )
-    host = start_host(app, env={"PYTHON_ENABLE_DEBUG_LOGGING": "1"})
-    host.client.get("/api/F")
-    host.wait_for_output("[F] dbg-line")
-
-
 def test_function_timeout_cancels_async_and_fails_sync(
     start_host: StartHost, tmp_path: Path
 ) -> None:

@@ -1,7 +1,8 @@
 """Response cookies as Azure sends them: every `Set-Cookie` header a function sets is parsed
 into cookies (as the `azure.functions` converter and the worker parse them) and each cookie is
 written back as a header of its own in the host's form and attribute order; a value the worker
-cannot convert fails the invocation (500). Under `start` and `serve`, v1 and v2 apps."""
+cannot convert fails the invocation (500). The other headers survive beside them, one value per
+name as in Azure. Under `start` and `serve`, v1 and v2 apps."""
 
 from __future__ import annotations
 
@@ -84,6 +85,15 @@ def negative_max_age(req: func.HttpRequest) -> func.HttpResponse:
     return response("aged=1; Max-Age=-5")
 
 
+@app.route(route="twice")
+def twice(req: func.HttpRequest) -> func.HttpResponse:
+    resp = response("kept=1")
+    resp.headers.add("X-Twice", "first")
+    resp.headers.add("X-Twice", "second")
+    resp.headers.add("X-Once", "only")
+    return resp
+
+
 @app.route(route="hello")
 def hello(req: func.HttpRequest) -> str:
     return "hi"
@@ -108,6 +118,24 @@ def main(req: func.HttpRequest) -> func.HttpResponse:
     resp = func.HttpResponse("v1")
     resp.headers.add("Set-Cookie", "c=3; Expires=never")
     return resp
+"""
+
+
+FASTAPI_APP = """
+import azure.functions as func
+from fastapi import FastAPI, Response
+
+api = FastAPI()
+
+
+@api.get("/api/login")
+async def login(response: Response) -> dict[str, bool]:
+    response.set_cookie("token", "t 1", max_age=30, httponly=True)
+    response.set_cookie("seen", "yes")
+    return {"ok": True}
+
+
+app = func.AsgiFunctionApp(app=api, http_auth_level=func.AuthLevel.ANONYMOUS)
 """
 
 
@@ -157,6 +185,17 @@ def test_cookies_keep_empty_defaults_and_split_as_the_worker_parses_them(
         "note=a%20b%2Cc; domain=; path=; secure; samesite=none",
         "odd=x; domain=; path=",
     ]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_header_set_twice_keeps_its_last_value(
+    start_host: StartHost, tmp_path: Path, command: str
+) -> None:
+    host = v2_host(start_host, tmp_path, command)
+    r, cookies = set_cookies(host, "/api/twice")
+    assert cookies == ["kept=1; domain=; path="]
+    assert r.headers.get_list("x-twice") == ["second"]
+    assert r.headers.get_list("x-once") == ["only"]
 
 
 @pytest.mark.parametrize("command", COMMANDS)
@@ -212,3 +251,16 @@ def test_v1_function_cookies(start_host: StartHost, tmp_path: Path, command: str
     r, cookies = set_cookies(host, "/api/BadExpires")
     assert (r.status_code, cookies) == (500, [])
     host.wait_for_output("Exception: ParserError: Unknown string format: never")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_cookies_an_asgi_framework_sets(
+    start_host: StartHost, tmp_path: Path, command: str
+) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": FASTAPI_APP})
+    r, cookies = set_cookies(start_host(app, command=command), "/api/login")
+    assert r.json() == {"ok": True}
+    assert cookies == [
+        "token=t%201; max-age=30; domain=; path=/; samesite=lax; httponly",
+        "seen=yes; domain=; path=/; samesite=lax",
+    ]

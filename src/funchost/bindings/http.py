@@ -129,10 +129,11 @@ def _function_headers(
     pairs: Iterable[tuple[str, Any]], cookies: bool = False
 ) -> tuple[list[tuple[bytes, bytes]], bool]:
     """A function's response headers as the host sends them: names lower-cased, values as
-    text, framing headers dropped, and with `cookies` its `Set-Cookie` headers parsed into
-    cookies as the library's converter and the worker parse them; and whether they set a
-    content type."""
-    out: list[tuple[bytes, bytes]] = []
+    text, framing headers dropped, one value per name (the last: the library's converter
+    makes the headers a dict, and the host keeps one header of a name), and with `cookies`
+    its `Set-Cookie` headers parsed into cookies as the library's converter and the worker
+    parse them; and whether they set a content type."""
+    out: dict[str, tuple[bytes, bytes]] = {}
     has_type = False
     set_cookies: list[str] | None = None
     for name, value in pairs:
@@ -148,10 +149,11 @@ def _function_headers(
                     set_cookies = []
                 set_cookies.append(str(value))
                 continue
-        out.append((lowered.encode("latin-1"), str(value).encode("latin-1")))
+        out[lowered] = (lowered.encode("latin-1"), str(value).encode("latin-1"))
+    headers = [*out.values()]
     if set_cookies is not None:
-        out += set_cookie_headers(set_cookies)
-    return out, has_type
+        headers += set_cookie_headers(set_cookies)
+    return headers, has_type
 
 
 def http_output(value: Any, pytype: Any) -> HttpResponseParts:

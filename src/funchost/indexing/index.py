@@ -79,11 +79,34 @@ def index_app(config: HostConfig) -> AppIndex:
             index.failed.append(item)
         elif not wanted or item.name.lower() in wanted:
             index.functions.append(item)
+    _warn_retries_without_support(index.functions, config)
     known = {f.name.lower() for f in index.functions} | {f.name.lower() for f in index.failed}
     for name in config.functions:
         if name.lower() not in known:
             logger.warning("--functions: no function named %r in %s", name, app_dir)
     return index
+
+
+# Of funchost's triggers, only the timer's declares retry support to the WebJobs SDK.
+RETRY_SUPPORTED_TRIGGERS = frozenset({"timertrigger"})
+
+
+def _warn_retries_without_support(functions: list[FunctionSpec], config: HostConfig) -> None:
+    """The SDK's indexing warning for a retry policy on a trigger without retry support.
+
+    The SDK still applies such a policy; funchost does for queue and blob triggers, but never
+    retries an HTTP function.
+    """
+    default = config.host_options.retry
+    for spec in functions:
+        if (spec.retry or default) is None:
+            continue
+        if spec.trigger.type.lower() not in RETRY_SUPPORTED_TRIGGERS:
+            logger.warning(
+                "Soon retries will not be supported for function 'Functions.%s'. For more "
+                "information, please visit http://aka.ms/func-retry-policies.",
+                spec.name,
+            )
 
 
 def _binding_file(spec: FunctionSpec) -> str:

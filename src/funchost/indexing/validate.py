@@ -7,6 +7,7 @@ is done once, at load time.
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -30,6 +31,51 @@ def _type_name(t: Any) -> str:
     return getattr(t, "__name__", repr(t))
 
 
+def _extension_package(module: str) -> str:
+    """The distribution an `azurefunctions.extensions.<kind>.<name>...` module comes from."""
+    parts = module.split(".")
+    if parts[:2] == ["azurefunctions", "extensions"] and len(parts) >= 4:
+        return "-".join(parts[:4])
+    return module
+
+
+def unsupported_extension(
+    bindings: Sequence[BindingSpec], annotations: dict[str, Any]
+) -> str | None:
+    """Why a function needs a worker extension funchost does not run, or None.
+
+    The worker turns on HTTP streaming for every HTTP function of an app once a web extension
+    (`azurefunctions-extensions-http-fastapi`) is imported, and hands SDK types
+    (`azurefunctions-extensions-bindings-blob`'s `BlobClient`, ...) to parameters so annotated.
+    Both are told apart with the extensions' own base package, and only when the app has
+    imported it: nothing is imported here.
+    """
+    base = sys.modules.get("azurefunctions.extensions.base")
+    if base is None:
+        return None
+    try:
+        web_module = base.ModuleTrackerMeta.get_module()
+        if web_module and any(b.is_trigger and b.type.lower() == "httptrigger" for b in bindings):
+            return (
+                f"funchost does not support the {_extension_package(web_module)} extension "
+                "(HTTP streaming) yet; use azure.functions.HttpRequest and HttpResponse, or "
+                "AsgiFunctionApp for a FastAPI app"
+            )
+        registry = base.get_binding_registry()
+        for name, anno in annotations.items():
+            if name != "return" and registry.check_supported_type(anno):
+                inner = typing.get_args(anno)[0] if typing.get_args(anno) else anno
+                return (
+                    f"funchost does not support SDK-type bindings yet: {name!r} is annotated "
+                    f"{_type_name(anno)} from the "
+                    f"{_extension_package(getattr(inner, '__module__', ''))} extension; "
+                    "use the binding's azure.functions types (str, bytes, func.InputStream)"
+                )
+    except Exception:  # an extension version whose API differs: judge by annotations alone
+        return None
+    return None
+
+
 def plan_parameters(
     function_name: str,
     func: Callable[..., Any],
@@ -44,6 +90,9 @@ def plan_parameters(
         annotations = typing.get_type_hints(func)
     except Exception as exc:
         raise _fail(function_name, f"cannot resolve type annotations: {exc}") from None
+    unsupported = unsupported_extension(bindings, annotations)
+    if unsupported is not None:
+        raise _fail(function_name, unsupported)
 
     bound: dict[str, BindingSpec] = {}
     return_binding: BindingSpec | None = None

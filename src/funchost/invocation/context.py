@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 import azure.functions as func
 
-_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+from funchost.invocation.logs import THREAD_LOCAL
 
-# One object for every invocation; each thread sets its own `invocation_id` on it, as the
-# Python worker does, so code in a thread can find the invocation it serves.
-THREAD_LOCAL = threading.local()
+_TRACEPARENT = re.compile(r"^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 
 
 class TraceContext(func._abc.TraceContext):

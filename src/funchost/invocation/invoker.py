@@ -27,14 +27,13 @@ from funchost.bindings.outputs import encode_output
 from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation import extensions
 from funchost.invocation.context import (
-    THREAD_LOCAL,
     Context,
     RetryContext,
     TraceContext,
     child_traceparent,
 )
 from funchost.invocation.deadlines import Deadlines
-from funchost.invocation.logs import INVOCATION_TAGS, Tag
+from funchost.invocation.logs import INVOCATION_TAGS, LOG_LEVELS, THREAD_LOCAL, Tag
 from funchost.invocation.threadpool import LoopThreadPool
 from funchost.timespan import format_timespan
 
@@ -181,13 +180,20 @@ def describe_exception(exc: BaseException) -> str:
 
 
 def retry_delay(policy: RetrySpec, attempt: int) -> float:
-    """Seconds to wait before retry number `attempt` (1-based)."""
+    """Seconds to wait before retry number `attempt` (1-based).
+
+    Exponential backoff is the WebJobs SDK's randomized strategy: the first retry waits the
+    minimum interval; retry n waits the minimum plus the minimum times 2**(n-2), give or take
+    20 %, and the maximum once that reaches it (every later retry then waits the maximum too,
+    since each step at least doubles the increment).
+    """
     if policy.strategy == "fixedDelay":
         return policy.delay_interval
     low, high = policy.minimum_interval, max(policy.maximum_interval, policy.minimum_interval)
-    # Exponential growth from the minimum, randomized, capped at the maximum (as the host).
-    base = low * (2 ** (attempt - 1))
-    return min(high, random.uniform(base * 0.8, base * 1.2)) if base else 0.0
+    if attempt <= 1:
+        return low
+    increment = random.uniform(0.8, 1.2) * 2.0 ** min(attempt - 2, 64) * low
+    return min(high, low + increment)
 
 
 class InvocationIds:
@@ -257,10 +263,27 @@ class Invoker:
             result = await self.invoke_once(spec, event, attempt, max_retries, io)
             if result.succeeded or retry is None:
                 return result
+            # The WebJobs SDK's retry lines, in the function's category (Function.<name>).
             if max_retries != -1 and attempt >= max_retries:
+                logger.error(
+                    "Function execution failed after '%d' retries.",
+                    attempt,
+                    extra={"function_name": spec.name},
+                )
                 return result
             attempt += 1
-            await asyncio.sleep(retry_delay(retry, attempt))
+            delay = retry_delay(retry, attempt)
+            if LOG_LEVELS.threshold(f"Function.{spec.name}") <= logging.DEBUG:
+                # A Debug line of the host, shown by host.json's levels (the worker's switch
+                # for user debug records, PYTHON_ENABLE_DEBUG_LOGGING, has no say in it).
+                self._line(
+                    "Waiting for `%s` before retrying function execution. Next attempt: '%d'. "
+                    "Max retry count: '%d'.",
+                    format_timespan(delay),
+                    attempt,
+                    max_retries,
+                )
+            await asyncio.sleep(delay)
 
     async def invoke_once(
         self,
@@ -291,7 +314,7 @@ class Invoker:
         tagged = INVOCATION_TAGS.tasks
         tagged[task] = tag
         started = 0.0
-        log_lines = logger.isEnabledFor(logging.INFO)
+        log_lines = LOG_LEVELS.function_lines(spec.name)
         if log_lines:
             started = time.perf_counter()
             self._line(
