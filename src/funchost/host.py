@@ -21,7 +21,7 @@ from funchost.bindings.runtime import BindingRuntime, FunctionBindings, Listener
 from funchost.bindings.triggers import admin_event
 from funchost.config import HostConfig
 from funchost.indexing.index import AppIndex, index_app
-from funchost.indexing.spec import FunctionSpec
+from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation import extensions
 from funchost.invocation.invoker import InvocationResult, Invoker, TriggerEvent
 from funchost.keys import KeyStore, default_secrets_dir
@@ -139,9 +139,14 @@ class Host:
 
     # -- running functions -------------------------------------------------------------------
 
+    def retry_policy(self, spec: FunctionSpec) -> RetrySpec | None:
+        """The retry policy `spec` runs under: its own, else host.json's (for any trigger, HTTP
+        included, as the WebJobs SDK retries every invocation by its function's policy)."""
+        return spec.retry or self.config.host_options.retry
+
     async def invoke(self, spec: FunctionSpec, event: TriggerEvent) -> InvocationResult:
         """Run `spec` with its input and output bindings, under its retry policy."""
-        retry = None if spec.is_http else (spec.retry or self.config.host_options.retry)
+        retry = self.retry_policy(spec)
         return await self.invoker.invoke(spec, event, retry=retry, io=self.io.get(spec.name))
 
     async def invoke_from_admin(self, spec: FunctionSpec, value: str) -> InvocationResult:

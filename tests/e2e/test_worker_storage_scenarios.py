@@ -782,3 +782,47 @@ def test_retry_policies_on_triggers_without_retry_support_are_warned_about_at_st
         "information, please visit http://aka.ms/func-retry-policies."
         for name in ("from_blob", "from_http", "from_queue")
     ]
+
+
+RETRIED_HTTP = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+@app.route(route="third_time_lucky")
+@app.retry(strategy="fixed_delay", max_retry_count="3", delay_interval="00:00:00.1")
+def third_time_lucky(req: func.HttpRequest, context: func.Context) -> str:
+    attempt = context.retry_context.retry_count
+    if attempt < 2:
+        raise RuntimeError(f"attempt {attempt} failed")
+    return f"answered on attempt {attempt} of {req.get_body().decode()}"
+
+@app.route(route="by_host_json")
+def by_host_json(req: func.HttpRequest, context: func.Context) -> str:
+    raise RuntimeError(f"attempt {context.retry_context.retry_count} failed")
+"""
+
+
+def test_http_functions_are_retried_by_their_policy_before_the_caller_gets_an_answer(
+    start_host: StartHost, backend: Backend, tmp_path: Path
+) -> None:
+    # The WebJobs SDK runs an HTTP function's invocation through the same retry loop as any
+    # trigger's (with only a startup warning), by the function's policy or host.json's.
+    app = write_app(
+        tmp_path / "retried-http",
+        {
+            "host.json": '{"version": "2.0", "retry": {"strategy": "fixedDelay",'
+            ' "maxRetryCount": 1, "delayInterval": "00:00:00.1"}}',
+            "function_app.py": RETRIED_HTTP,
+        },
+    )
+    host = start_host(app, env=backend.settings)
+    assert answer(host.client, "POST", "third_time_lucky", b"the request") == (
+        200,
+        "answered on attempt 2 of the request",
+    )
+    assert answer(host.client, "GET", "by_host_json") == (500, "")
+    out = host.wait_for_output("Function execution failed after '1' retries.")
+    assert out.count("Executed 'Functions.third_time_lucky' (Failed") == 2
+    assert out.count("Executed 'Functions.third_time_lucky' (Succeeded") == 1
+    assert out.count("Executed 'Functions.by_host_json' (Failed") == 2

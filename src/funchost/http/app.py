@@ -45,7 +45,7 @@ from funchost.http.exchange import (
 from funchost.http.homepage import HOMEPAGE
 from funchost.http.paths import decode_path
 from funchost.http.routing import RouteTable
-from funchost.indexing.spec import FunctionSpec
+from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation.invoker import EMPTY, HOST_API_REASON, TriggerEvent
 
 Scope = MutableMapping[str, Any]
@@ -75,12 +75,19 @@ class HttpFunction:
         "no_response",
         "output_name",
         "required_names",
+        "retry",
         "spec",
     )
 
-    def __init__(self, spec: FunctionSpec, io: FunctionBindings | None = None) -> None:
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        io: FunctionBindings | None = None,
+        retry: RetrySpec | None = None,
+    ) -> None:
         self.spec = spec
         self.io = io  # storage-backed input/output bindings, if it has any
+        self.retry = retry  # its retry policy (its own or host.json's), if any
         self.auth_level = str(spec.trigger.get("authLevel") or "function").lower()
         # The output whose value is the response: its `http` output, a named one before
         # `$return`; None when it has none.
@@ -151,7 +158,7 @@ class HostApp:
         for spec in host.index.enabled:
             if spec.is_http:
                 methods = spec.trigger.get("methods") or None
-                function = HttpFunction(spec, host.io.get(spec.name))
+                function = HttpFunction(spec, host.io.get(spec.name), host.retry_policy(spec))
                 self.routes.add(route_template(prefix, spec), methods, function)
         self.cors = CorsPolicy(config.cors_origins, config.cors_credentials)
         self.cors_enabled = self.cors.enabled
@@ -280,8 +287,13 @@ class HostApp:
                 ),
                 binding_data,
             )
-            # HTTP functions take no retry policy, so the invoker runs them once, directly.
-            result = await self.invoker.invoke_once(function.spec, event, 0, 0, function.io)
+            if function.retry is None:
+                # The common case: run once, without the retry loop.
+                result = await self.invoker.invoke_once(function.spec, event, 0, 0, function.io)
+            else:
+                result = await self.invoker.invoke(
+                    function.spec, event, retry=function.retry, io=function.io
+                )
         finally:
             if body:
                 self.body_budget.release(len(body))

@@ -94,8 +94,7 @@ RETRY_SUPPORTED_TRIGGERS = frozenset({"timertrigger"})
 def _warn_retries_without_support(functions: list[FunctionSpec], config: HostConfig) -> None:
     """The SDK's indexing warning for a retry policy on a trigger without retry support.
 
-    The SDK still applies such a policy; funchost does for queue and blob triggers, but never
-    retries an HTTP function.
+    The policy still applies there, as in the SDK (HTTP, queue and blob triggers alike).
     """
     default = config.host_options.retry
     for spec in functions:

@@ -479,8 +479,9 @@ class Invoker:
         rp = spec.return_param
         if rp is None:
             if value is not None:
+                # The worker's words, the missing space included (two literals joined).
                 raise RuntimeError(
-                    f"function {spec.name!r} without a $return binding returned a non-None value"
+                    f"function {spec.name!r} without a $return bindingreturned a non-None value"
                 )
             return
         # The worker encodes every return value; for other types funchost writes nothing for
