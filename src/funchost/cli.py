@@ -122,6 +122,13 @@ def _storage_commands(commands: Any) -> None:
     endpoint.add_argument(
         "--location", default=None, help="the data folder (default: the user's development storage)"
     )
+    endpoint.add_argument(
+        "--idle-exit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop after this many seconds without a request",
+    )
 
 
 def _run_host(args: argparse.Namespace, mode: str) -> int:
@@ -264,7 +271,15 @@ def _storage_serve(args: argparse.Namespace) -> int:
     from funchost.endpoint.serve import development_location, serve
 
     location = Path(args.location).resolve() if args.location else development_location()
-    return serve(location, host=args.host, blob_port=args.blob_port, queue_port=args.queue_port)
+    if args.idle_exit is not None and args.idle_exit <= 0:
+        raise ConfigError("--idle-exit must be a number of seconds above 0")
+    return serve(
+        location,
+        host=args.host,
+        blob_port=args.blob_port,
+        queue_port=args.queue_port,
+        idle_exit=args.idle_exit,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

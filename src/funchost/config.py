@@ -20,6 +20,7 @@ DEFAULT_BODY_LIMIT = 104_857_600
 BODY_BUDGET_SETTING = "FUNCHOST_REQUEST_BODY_BUDGET"
 DEFAULT_SCRIPT = "function_app.py"
 # Where the embedded store lives (default: <app>/.funchost); relative to the app folder.
+DEVSTORAGE_DIR_SETTING = "FUNCHOST_DEVSTORAGE_DIR"
 STATE_DIR_SETTING = "FUNCHOST_STATE_DIR"
 # The listening socket a reload supervisor hands to the host process it starts.
 LISTEN_FD_ENV = "FUNCHOST_LISTEN_FD"
@@ -63,6 +64,17 @@ class HostConfig:
         """The app's local state folder: the embedded store's SQLite file lives here."""
         raw = self.setting(STATE_DIR_SETTING)
         return (self.app_dir / raw).resolve() if raw else self.app_dir / ".funchost"
+
+    @property
+    def development_storage_dir(self) -> Path:
+        """Where funchost's endpoint for the development account keeps its data: the user's
+        data folder, or FUNCHOST_DEVSTORAGE_DIR."""
+        raw = self.setting(DEVSTORAGE_DIR_SETTING)
+        if raw:
+            return Path(raw).expanduser().resolve()
+        from funchost.endpoint.serve import development_location
+
+        return development_location()
 
     @property
     def host_id(self) -> str:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from funchost import __version__
 from funchost.endpoint import errors
 from funchost.endpoint.auth import Account, Service, SignedRequest, authorize, query_pairs
 from funchost.endpoint.errors import StorageFailure
@@ -38,6 +39,7 @@ from funchost.storage.sqlite import SqliteStorage
 
 logger = logging.getLogger("funchost.storage.endpoint")
 
+SERVER = f"funchost/{__version__}".encode()
 # The version answered to a request that names none.
 DEFAULT_VERSION = "2026-04-06"
 META_PREFIX = "x-ms-meta-"
@@ -119,6 +121,9 @@ class StorageApp:
         self.store = store
         self.account = account
         self.handlers = handlers
+        # Every answer names the store's file, so an app on this machine can use it directly
+        # (funchost.endpoint.development).
+        self.store_path = str(store.path.resolve()).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -150,6 +155,8 @@ class StorageApp:
                 request_id,
             )
         out = [
+            (b"server", SERVER),
+            (b"x-funchost-store", self.store_path),
             (b"x-ms-request-id", request_id.encode()),
             (b"x-ms-version", lowered.get("x-ms-version", DEFAULT_VERSION).encode("latin-1")),
         ]

@@ -8,7 +8,9 @@ server with the public port's limits and timeouts, header names kept as sent.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -25,11 +27,13 @@ class ServiceRouter:
 
     def __init__(self, apps: Mapping[int, StorageApp]) -> None:
         self.apps = apps
+        self.last_request = time.monotonic()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await next(iter(self.apps.values()))(scope, receive, send)
             return
+        self.last_request = time.monotonic()
         server = scope.get("server")
         app = self.apps.get(server[1]) if server else None
         if app is None:
@@ -90,9 +94,12 @@ def serve(
     blob_port: int = 10000,
     queue_port: int = 10001,
     account: Account = DEVELOPMENT_ACCOUNT,
+    idle_exit: float | None = None,
     on_started: Callable[[], None] | None = None,
 ) -> int:
-    """Serve the account's storage in `location` until SIGINT/SIGTERM."""
+    """Serve the account's storage in `location` until SIGINT/SIGTERM, or with `idle_exit`
+    until that many seconds pass without a request. The process's id is in
+    `<location>/endpoint.pid` while it serves."""
     blob_sock = bind(host, blob_port, "Blob")
     try:
         queue_sock = bind(host, queue_port, "Queue")
@@ -101,13 +108,18 @@ def serve(
         raise
     location.mkdir(parents=True, exist_ok=True)
     store = SqliteStorage(location / "storage.db")
-    if on_started is None:
+    announce = on_started
 
-        def on_started() -> None:
+    def started() -> None:
+        if announce is not None:
+            announce()
+        else:
             for service, sock in (("Blob", blob_sock), ("Queue", queue_sock)):
                 address, port = sock.getsockname()[:2]
                 print(f"{service:<6} http://{address}:{port}/{account.name}", flush=True)
             print(f"Data   {location}", flush=True)
+        if idle_exit is not None:
+            _stop_when_idle(asyncio.get_running_loop(), server, router, idle_exit)
 
     router = ServiceRouter(
         {
@@ -115,8 +127,27 @@ def serve(
             queue_sock.getsockname()[1]: StorageApp("q", store, account, queues.HANDLERS),
         }
     )
-    server = HttpServer(router, on_started=on_started, header_case=True)
+    server = HttpServer(router, on_started=started, header_case=True)
+    pid_file = location / "endpoint.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
     try:
         return server.run(SocketsListener([blob_sock, queue_sock]))
     finally:
+        if pid_file.read_text().strip() == str(os.getpid()):
+            pid_file.unlink()
         asyncio.run(store.close())
+
+
+def _stop_when_idle(
+    loop: asyncio.AbstractEventLoop, server: HttpServer, router: ServiceRouter, idle: float
+) -> None:
+    """Stop `server` once `idle` seconds pass without a request and no connection is open."""
+
+    def check() -> None:
+        quiet = time.monotonic() - router.last_request
+        if quiet >= idle and not server.state.connections:
+            server.stop()
+            return
+        loop.call_later(max(1.0, min(idle - quiet, idle / 4)), check)
+
+    loop.call_later(idle, check)

@@ -44,8 +44,10 @@ class StorageAccounts:
         state_dir: Path,
         settings: Mapping[str, str],
         connection_strings: Mapping[str, str] | None = None,
+        development_dir: Path | None = None,
     ) -> None:
         self.state_dir = state_dir
+        self.development_dir = development_dir
         self.settings = settings
         self.connection_strings = connection_strings or {}
         self._open: dict[str, Storage] = {}
@@ -54,7 +56,12 @@ class StorageAccounts:
 
     @classmethod
     def for_config(cls, config: HostConfig) -> StorageAccounts:
-        return cls(config.state_dir, config.settings, config.connection_strings)
+        return cls(
+            config.state_dir,
+            config.settings,
+            config.connection_strings,
+            config.development_storage_dir,
+        )
 
     @property
     def embedded_path(self) -> Path:
@@ -74,6 +81,24 @@ class StorageAccounts:
         connection = self.connection(name)
         if connection is None:
             return f"embedded store {self.embedded_path}"
+        host = connection.development_host
+        if host is not None and self.development_dir is not None:
+            from funchost.endpoint import development
+
+            found = development.probe(host)
+            where = f"{host}:10000/10001"
+            if found.kind == "azure":
+                return f"development account on Azurite ({where}, from {connection.setting})"
+            if found.kind == "funchost":
+                return (
+                    f"development account on funchost's storage endpoint ({where}, from "
+                    f"{connection.setting}), data in {found.store}"
+                )
+            if found.kind == "nothing":
+                return (
+                    f"development account: nothing answers on {where} (no Azurite), so "
+                    f"funchost serves it, data in {self.development_dir}"
+                )
         return connection.description
 
     async def get(self, name: str | None) -> Storage:
@@ -97,6 +122,11 @@ class StorageAccounts:
             from funchost.storage.sqlite import SqliteStorage
 
             return SqliteStorage(self.embedded_path)
+        host = connection.development_host
+        if host is not None and self.development_dir is not None:
+            storage = await self._development(connection, host, self.development_dir)
+            if storage is not None:
+                return storage
         from funchost.storage.azure import AzureStorage
 
         storage = AzureStorage(connection)
@@ -106,6 +136,30 @@ class StorageAccounts:
             await storage.close()
             raise StorageUnavailable(unreachable_message(connection, exc)) from None
         return storage
+
+    async def _development(
+        self, connection: ConnectionString, host: str, location: Path
+    ) -> Storage | None:
+        """funchost's endpoint's own store when it serves the development account (started
+        now if nothing answers); None when Azurite does."""
+        from funchost.endpoint import development
+
+        found = await asyncio.to_thread(development.ensure, host, location)
+        if found.kind == "funchost" and found.store is not None:
+            from funchost.storage.sqlite import SqliteStorage
+
+            return SqliteStorage(found.store)
+        if found.kind == "azure":
+            return None
+        if found.kind == "nothing":
+            reason = f"funchost's storage endpoint did not start (its log: {location})"
+        else:
+            reason = "something that is not Azure Storage listens on port 10000"
+        raise StorageUnavailable(
+            f"Cannot use the development account in setting '{connection.setting}' on "
+            f"{host}:10000/10001: {reason}. Stop it, start Azurite there, or set "
+            f'{connection.setting} to "" to use the app\'s embedded store.'
+        )
 
     async def close(self) -> None:
         opened, self._open = list(self._open.values()), {}

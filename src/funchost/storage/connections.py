@@ -11,8 +11,10 @@ errors name the setting, the account and the endpoints only.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from funchost.errors import ConfigError
 
@@ -35,11 +37,36 @@ class ConnectionString:
     queue_endpoint: str
 
     @property
+    def development_host(self) -> str | None:
+        """The loopback host of the development account when this connection is it (the
+        `devstoreaccount1` account on ports 10000 and 10001, as `UseDevelopmentStorage=true`
+        names it), else None."""
+        blob, queue = urlsplit(self.blob_endpoint), urlsplit(self.queue_endpoint)
+        if (
+            self.account != DEV_ACCOUNT
+            or blob.port != 10000
+            or queue.port != 10001
+            or blob.hostname != queue.hostname
+            or not _is_loopback(blob.hostname)
+        ):
+            return None
+        return blob.hostname
+
+    @property
     def description(self) -> str:
         return (
             f"Azure Storage account '{self.account}' from {self.setting} "
             f"(queues {self.queue_endpoint}, blobs {self.blob_endpoint})"
         )
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return host is not None and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _pairs(setting: str, value: str) -> dict[str, str]:

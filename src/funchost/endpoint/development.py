@@ -1,0 +1,102 @@
+"""The development account (`UseDevelopmentStorage=true`): Azurite when it answers, else
+funchost's own endpoint, started once per machine and shared by every app.
+
+`func init` writes `UseDevelopmentStorage=true` into every app. If something answers as Azure
+Storage on the development ports, funchost uses it as before (Azurite). If nothing listens
+there, funchost starts its endpoint (`funchost storage serve`) as a process of its own, in a
+session of its own, so it outlives the app that started it: every app of the user then shares
+one account, and apps start and stop in any order. It stops by itself after a while without
+requests. An app on the same machine reads and writes the endpoint's SQLite file directly (its
+path is in every answer of the endpoint, `x-funchost-store`), so its triggers run at the
+embedded store's speed, while the SDK clients of the app and of other tools use the REST
+endpoint. Two apps starting at once may both start an endpoint: one binds the ports, the
+other exits, and both use the one that answers.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+STORE_HEADER = "x-funchost-store"
+BLOB_PORT = 10000
+QUEUE_PORT = 10001
+# How long funchost's endpoint waits without a request before it stops.
+IDLE_EXIT = 30 * 60.0
+
+
+@dataclass(frozen=True)
+class Found:
+    """What answers on the development Blob port."""
+
+    kind: Literal["nothing", "funchost", "azure", "other"]
+    store: Path | None = None  # funchost's: the endpoint's SQLite file
+
+
+def probe(host: str, port: int = BLOB_PORT, timeout: float = 2.0) -> Found:
+    """Ask the Blob port who is there, with one unsigned request (Azure Storage answers it
+    with an error that carries `x-ms-request-id`)."""
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout)
+    except OSError:
+        return Found("nothing")
+    with sock:
+        try:
+            sock.sendall(
+                f"GET /devstoreaccount1?comp=list HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 64 * 1024:
+                part = sock.recv(4096)
+                if not part:
+                    break
+                head += part
+        except OSError:
+            return Found("other")
+    headers: dict[str, str] = {}
+    for line in head.split(b"\r\n\r\n")[0].split(b"\r\n")[1:]:
+        name, _, value = line.decode("latin-1").partition(":")
+        headers[name.strip().lower()] = value.strip()
+    if STORE_HEADER in headers:
+        return Found("funchost", Path(headers[STORE_HEADER]))
+    if "x-ms-request-id" in headers:
+        return Found("azure")
+    return Found("other")
+
+
+def start_endpoint(host: str, location: Path) -> None:
+    """Start funchost's endpoint for the development account, detached from this process."""
+    location.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "funchost", "storage", "serve",
+        "--host", host, "--location", str(location), "--idle-exit", str(int(IDLE_EXIT)),
+    ]  # fmt: skip
+    with open(location / "endpoint.log", "ab") as log:
+        subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+
+
+def ensure(host: str, location: Path, timeout: float = 20.0) -> Found:
+    """What serves the development account on `host`, starting funchost's endpoint when
+    nothing does."""
+    found = probe(host)
+    if found.kind != "nothing":
+        return found
+    start_endpoint(host, location)
+    deadline = time.monotonic() + timeout
+    while found.kind == "nothing" and time.monotonic() < deadline:
+        time.sleep(0.05)
+        found = probe(host)
+    return found

@@ -1,0 +1,188 @@
+"""`UseDevelopmentStorage=true` with no Azurite: funchost serves the development account itself,
+shared by every app and outliving the one that started it.
+
+Each test uses a loopback address of its own (127.0.0.N, through the connection string's
+`DevelopmentStorageProxyUri`), so the development ports 10000 and 10001 are free there whatever
+else runs on this machine; the endpoint an app starts is stopped by the PID it records.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import random
+import signal
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from azure.core.exceptions import ResourceExistsError
+from azure.storage.blob import BlobServiceClient
+from azure.storage.queue import QueueClient
+
+from tests.azurite import ACCOUNT, DEV_KEY
+from tests.conftest import StartHost, write_app
+from tests.stores import eventually
+
+APP = {
+    "function_app.py": (
+        "import azure.functions as func\n"
+        "app = func.FunctionApp()\n"
+        "@app.queue_trigger(arg_name='msg', queue_name='orders', connection='AzureWebJobsStorage')\n"
+        "@app.blob_output(arg_name='out', path='receipts/{id}.txt', connection='AzureWebJobsStorage')\n"
+        "def receipt(msg: func.QueueMessage, out: func.Out[str]) -> None:\n"
+        "    out.set('paid ' + msg.get_body().decode())\n"
+        "@app.route(route='ping', auth_level=func.AuthLevel.ANONYMOUS)\n"
+        "def ping(req: func.HttpRequest) -> str:\n"
+        "    return 'pong'\n"
+    )
+}
+
+
+def _loopback_address() -> str:
+    """A 127.0.0.N on which nothing listens on the development ports."""
+    for _ in range(50):
+        address = f"127.0.{random.randint(1, 254)}.{random.randint(2, 254)}"
+        free = True
+        for port in (10000, 10001):
+            with socket.socket() as s:
+                s.settimeout(0.2)
+                if s.connect_ex((address, port)) == 0:
+                    free = False
+        if free:
+            return address
+    raise AssertionError("no free loopback address for the development ports")
+
+
+class DevAccount:
+    def __init__(self, address: str, data: Path) -> None:
+        self.address = address
+        self.data = data  # the endpoint's folder: XDG_DATA_HOME/funchost/devstorage
+
+    @property
+    def setting(self) -> str:
+        return f"UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://{self.address}"
+
+    def client_string(self) -> str:
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint=http://{self.address}:10000/{ACCOUNT};"
+            f"QueueEndpoint=http://{self.address}:10001/{ACCOUNT};"
+        )
+
+    def endpoint_pid(self) -> int | None:
+        pid_file = self.data / "endpoint.pid"
+        return int(pid_file.read_text()) if pid_file.exists() else None
+
+    def stop_endpoint(self) -> None:
+        pid = self.endpoint_pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        eventually(lambda: not (self.data / "endpoint.pid").exists(), timeout=20)
+
+
+@pytest.fixture
+def dev(host_env: dict[str, str]) -> Iterator[DevAccount]:
+    account = DevAccount(
+        _loopback_address(), Path(host_env["XDG_DATA_HOME"]) / "funchost" / "devstorage"
+    )
+    yield account
+    account.stop_endpoint()
+
+
+def test_an_app_with_no_azurite_gets_funchosts_endpoint_that_sdk_clients_share(
+    start_host: StartHost, dev: DevAccount, tmp_path: Path
+) -> None:
+    app = write_app(tmp_path / "app", APP)
+    host = start_host(app, env={"AzureWebJobsStorage": dev.setting})
+    banner = host.wait_for_output("Storage:")
+    assert "nothing answers" in banner and "funchost serves it" in banner
+
+    queue = QueueClient.from_connection_string(dev.client_string(), "orders")
+    with contextlib.suppress(ResourceExistsError):
+        queue.create_queue()
+    queue.send_message(base64.b64encode(b'{"id": "42"}').decode())
+    blobs = BlobServiceClient.from_connection_string(dev.client_string())
+    receipt = blobs.get_blob_client("receipts", "42.txt")
+    eventually(lambda: receipt.exists(), timeout=20)
+    assert receipt.download_blob().readall() == b'paid {"id": "42"}'
+
+    pid = dev.endpoint_pid()
+    assert pid is not None and pid != host.proc.pid
+    host.stop()
+    # The endpoint outlives the app that started it: clients and other apps keep the account.
+    assert list(blobs.get_container_client("receipts").list_blob_names()) == ["42.txt"]
+
+
+def test_two_apps_share_one_endpoint_and_start_in_any_order(
+    start_host: StartHost, dev: DevAccount, tmp_path: Path
+) -> None:
+    producer = write_app(
+        tmp_path / "producer",
+        {
+            "function_app.py": (
+                "import azure.functions as func\n"
+                "app = func.FunctionApp()\n"
+                "@app.route(route='order/{id}', auth_level=func.AuthLevel.ANONYMOUS)\n"
+                "@app.queue_output(arg_name='q', queue_name='orders', connection='AzureWebJobsStorage')\n"
+                "def order(req: func.HttpRequest, q: func.Out[str]) -> str:\n"
+                "    q.set('{\"id\": \"' + req.route_params['id'] + '\"}')\n"
+                "    return 'queued'\n"
+            )
+        },
+    )
+    consumer = write_app(tmp_path / "consumer", APP)
+    env = {"AzureWebJobsStorage": dev.setting}
+    first = start_host(producer, env=env)
+    assert first.client.get("/api/order/1").text == "queued"
+    first.stop()
+    second = start_host(consumer, env=env)
+    again = start_host(producer, env=env)
+    assert again.client.get("/api/order/2").text == "queued"
+    blobs = BlobServiceClient.from_connection_string(dev.client_string())
+    container = blobs.get_container_client("receipts")
+    eventually(
+        lambda: container.exists() and sorted(container.list_blob_names()) == ["1.txt", "2.txt"],
+        timeout=30,
+    )
+    second.stop()
+    again.stop()
+
+
+def test_something_else_on_the_development_port_is_named_and_other_functions_serve(
+    start_host: StartHost, dev: DevAccount, tmp_path: Path
+) -> None:
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind((dev.address, 10000))
+    squatter.listen(8)
+    stop = threading.Event()
+
+    def answer_nonsense() -> None:
+        squatter.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = squatter.accept()
+            except OSError:
+                continue
+            with conn:
+                conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi")
+
+    thread = threading.Thread(target=answer_nonsense, daemon=True)
+    thread.start()
+    try:
+        app = write_app(tmp_path / "app", APP)
+        host = start_host(app, env={"AzureWebJobsStorage": dev.setting})
+        out = host.wait_for_output("not Azure Storage", timeout=30)
+        assert f"{dev.address}:10000/10001" in out
+        assert host.client.get("/api/ping").text == "pong"
+        assert dev.endpoint_pid() is None
+    finally:
+        stop.set()
+        thread.join(5)
+        squatter.close()
