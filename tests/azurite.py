@@ -32,7 +32,12 @@ def _free_ports(count: int) -> list[int]:
 
 
 class Azurite:
-    def __init__(self, workdir: Path) -> None:
+    def __init__(
+        self, workdir: Path, host: str = "127.0.0.1", ports: tuple[int, int] | None = None
+    ) -> None:
+        """Azurite on free ports of `host`, or on `ports` (blob, queue) when given."""
+        self.host = host
+        self.ports = ports
         binary = os.environ.get("FUNCHOST_AZURITE") or str(AZURITE_BIN)
         if not Path(binary).exists() and shutil.which(binary) is None:
             raise RuntimeError(
@@ -52,6 +57,8 @@ class Azurite:
 
     def _start(self, binary: str, workdir: Path) -> None:
         self.blob_port, self.queue_port, table_port = _free_ports(3)
+        if self.ports is not None:
+            self.blob_port, self.queue_port = self.ports
         with open(self.log_path, "wb") as log:
             self.proc = subprocess.Popen(
                 [
@@ -60,9 +67,9 @@ class Azurite:
                     "--loose",
                     "--skipApiVersionCheck",
                     "--inMemoryPersistence",
-                    "--blobHost", "127.0.0.1", "--blobPort", str(self.blob_port),
-                    "--queueHost", "127.0.0.1", "--queuePort", str(self.queue_port),
-                    "--tableHost", "127.0.0.1", "--tablePort", str(table_port),
+                    "--blobHost", self.host, "--blobPort", str(self.blob_port),
+                    "--queueHost", self.host, "--queuePort", str(self.queue_port),
+                    "--tableHost", self.host, "--tablePort", str(table_port),
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -77,7 +84,7 @@ class Azurite:
                 if self.proc.poll() is not None:
                     raise RuntimeError(f"Azurite exited:\n{self.log_path.read_text()}")
                 try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    socket.create_connection((self.host, port), timeout=1).close()
                     break
                 except OSError:
                     if time.monotonic() > deadline:
@@ -90,8 +97,8 @@ class Azurite:
     def connection_string(self) -> str:
         return (
             f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://127.0.0.1:{self.blob_port}/{ACCOUNT};"
-            f"QueueEndpoint=http://127.0.0.1:{self.queue_port}/{ACCOUNT};"
+            f"BlobEndpoint=http://{self.host}:{self.blob_port}/{ACCOUNT};"
+            f"QueueEndpoint=http://{self.host}:{self.queue_port}/{ACCOUNT};"
         )
 
     def clear(self) -> None:

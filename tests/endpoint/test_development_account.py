@@ -23,7 +23,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from tests.azurite import ACCOUNT, DEV_KEY
+from tests.azurite import ACCOUNT, DEV_KEY, Azurite
 from tests.conftest import StartHost, write_app
 from tests.stores import eventually
 
@@ -186,3 +186,27 @@ def test_something_else_on_the_development_port_is_named_and_other_functions_ser
         stop.set()
         thread.join(5)
         squatter.close()
+
+
+def test_azurite_is_used_when_it_answers_on_the_development_ports(
+    start_host: StartHost, dev: DevAccount, tmp_path: Path
+) -> None:
+    azurite = Azurite(tmp_path / "azurite", host=dev.address, ports=(10000, 10001))
+    try:
+        # Azure Storage is polled: a short interval keeps the test short.
+        polling = '{"version": "2.0", "extensions": {"queues": {"maxPollingInterval": "00:00:01"}}}'
+        app = write_app(tmp_path / "app", {**APP, "host.json": polling})
+        host = start_host(app, env={"AzureWebJobsStorage": dev.setting})
+        assert "development account on Azurite" in host.wait_for_output("Storage:")
+        queue = QueueClient.from_connection_string(dev.client_string(), "orders")
+        with contextlib.suppress(ResourceExistsError):
+            queue.create_queue()
+        queue.send_message(base64.b64encode(b'{"id": "7"}').decode())
+        receipt = BlobServiceClient.from_connection_string(dev.client_string()).get_blob_client(
+            "receipts", "7.txt"
+        )
+        eventually(lambda: receipt.exists(), timeout=30)
+        assert dev.endpoint_pid() is None  # funchost started no endpoint of its own
+        host.stop()
+    finally:
+        azurite.stop()

@@ -27,10 +27,9 @@ from typing import Literal
 from urllib.parse import unquote
 
 from funchost.endpoint import errors
+from funchost.storage.connections import DEV_ACCOUNT, DEV_KEY
 
-DEVELOPMENT_KEY = (
-    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-)
+DEVELOPMENT_KEY = DEV_KEY
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ class Account:
         return cls(name, base64.b64decode(key))
 
 
-DEVELOPMENT_ACCOUNT = Account.from_base64("devstoreaccount1", DEVELOPMENT_KEY)
+DEVELOPMENT_ACCOUNT = Account.from_base64(DEV_ACCOUNT, DEVELOPMENT_KEY)
 
 Service = Literal["b", "q"]
 

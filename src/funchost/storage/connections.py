@@ -22,6 +22,8 @@ DEFAULT_CONNECTION = "AzureWebJobsStorage"
 PREFIX = "AzureWebJobs"
 IDENTITY_SUFFIXES = ("__serviceUri", "__queueServiceUri", "__blobServiceUri", "__accountName")
 DEV_ACCOUNT = "devstoreaccount1"
+# The development account's key: the same everywhere, published with the storage emulator.
+DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 
 
 class ConnectionSettingError(ConfigError):
@@ -90,13 +92,13 @@ def parse_connection_string(setting: str, value: str) -> ConnectionString:
     pairs = _pairs(setting, value)
     if pairs.get("usedevelopmentstorage", "").lower() == "true":
         proxy = pairs.get("developmentstorageproxyuri", "http://127.0.0.1").rstrip("/")
-        return ConnectionString(
-            setting,
-            value,
-            DEV_ACCOUNT,
-            f"{proxy}:10000/{DEV_ACCOUNT}",
-            f"{proxy}:10001/{DEV_ACCOUNT}",
+        blob, queue = f"{proxy}:10000/{DEV_ACCOUNT}", f"{proxy}:10001/{DEV_ACCOUNT}"
+        # Spelled out, since the SDKs read UseDevelopmentStorage without its proxy URI.
+        spelled = (
+            f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_KEY};"
+            f"BlobEndpoint={blob};QueueEndpoint={queue};"
         )
+        return ConnectionString(setting, spelled, DEV_ACCOUNT, blob, queue)
     account = pairs.get("accountname", "")
     has_credential = bool(pairs.get("accountkey") or pairs.get("sharedaccesssignature"))
     explicit = pairs.get("blobendpoint") or pairs.get("queueendpoint")
