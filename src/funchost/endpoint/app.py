@@ -75,12 +75,13 @@ class Call:
     base_url: str  # this service's account URL: http://127.0.0.1:10001/devstoreaccount1
     receive: Receive
 
-    async def body(self, limit: int, too_large: Callable[[], StorageFailure]) -> bytes:
-        """The whole request body; `too_large()` is raised past `limit` bytes."""
+    async def body(self, limit: int, reported: int | None = None) -> bytes:
+        """The whole request body; Azure's RequestBodyTooLarge past `limit` bytes, naming
+        `reported` (the operation's own limit, when the body may wrap it in markup)."""
         try:
             return await read_body(self.receive, self.headers, limit)
         except BodyTooLarge:
-            raise too_large() from None
+            raise errors.body_too_large(reported or limit) from None
 
     async def stream(self) -> AsyncIterator[bytes]:
         """The request body as it arrives (the server pauses reading while it is not taken);

@@ -17,9 +17,10 @@ import re
 from collections.abc import AsyncIterator, Mapping
 from urllib.parse import unquote, urlsplit
 
-from funchost.endpoint import service, xml
+from funchost.endpoint import errors, service, xml
 from funchost.endpoint.app import Call, Handler, Reply, http_date
 from funchost.endpoint.errors import StorageFailure
+from funchost.endpoint.operations import resource_name
 from funchost.storage import sqlite_blobs as store
 from funchost.storage.base import BlobInfo, BlobRefused
 from funchost.storage.sqlite_blobs import BlobWrite, Conditions, ContainerRecord, Piece
@@ -28,7 +29,6 @@ XML = "application/xml"
 MAX_BLOB = 5000 * 1024 * 1024  # Put Blob
 MAX_BLOCK = 4000 * 1024 * 1024  # Put Block
 MAX_BLOCK_LIST = 8 * 1024 * 1024
-CONTAINER_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*")
 # The HTTP headers a blob keeps, by the request header that sets them on Put Blob, Put Block
 # List and Set Blob Properties (x-ms-blob-*), and the response header that returns them.
 BLOB_HEADERS = {
@@ -105,36 +105,12 @@ def _blob_write(call: Call, *, put: bool) -> BlobWrite:
     return BlobWrite(content_type or "application/octet-stream", headers, call.metadata())
 
 
-def _container_name(call: Call) -> str:
-    name = call.target.container or ""
-    if not 3 <= len(name) <= 63:
-        raise StorageFailure(
-            400,
-            "OutOfRangeInput",
-            "The specified resource name length is not within the permissible limits.",
-        )
-    if CONTAINER_NAME.fullmatch(name) is None:
-        raise StorageFailure(
-            400, "InvalidResourceName", "The specified resource name contains invalid characters."
-        )
-    return name
-
-
 def _where(call: Call) -> tuple[str, str]:
     return call.target.container or "", call.target.blob or ""
 
 
 def _etag_headers(etag: str, modified: str) -> list[tuple[str, str]]:
     return [("etag", etag), ("last-modified", modified)]
-
-
-def _too_large(limit: int) -> StorageFailure:
-    return StorageFailure(
-        413,
-        "RequestBodyTooLarge",
-        "The request body is too large and exceeds the maximum permissible limit.",
-        {"MaxLimit": str(limit)},
-    )
 
 
 async def _receive_piece(call: Call, limit: int) -> tuple[Piece, bytes]:
@@ -147,10 +123,10 @@ async def _receive_piece(call: Call, limit: int) -> tuple[Piece, bytes]:
         )
     size = int(declared)
     if size > limit:
-        raise _too_large(limit)
+        raise errors.body_too_large(limit)
     digest = hashlib.md5(usedforsecurity=False)
     if size <= store.INLINE:
-        data = await call.body(limit, lambda: _too_large(limit))
+        data = await call.body(limit)
         digest.update(data)
         return Piece(len(data), data=data), digest.digest()
 
@@ -284,7 +260,7 @@ def _container_headers(record: ContainerRecord) -> list[tuple[str, str]]:
 
 
 async def create_container(call: Call) -> Reply:
-    name = _container_name(call)
+    name = resource_name(call.target.container)
     metadata = call.metadata()
     if not await call.store.run(lambda db: store.create_container(db, name, metadata)):
         raise StorageFailure(
@@ -628,7 +604,7 @@ async def put_block(call: Call) -> Reply:
 
 async def put_block_list(call: Call) -> Reply:
     container, name = _where(call)
-    body = await call.body(MAX_BLOCK_LIST, lambda: _too_large(MAX_BLOCK_LIST))
+    body = await call.body(MAX_BLOCK_LIST)
     root = xml.parse(body)
     if root.tag != "BlockList":
         raise xml.invalid_xml("The root element must be BlockList.")

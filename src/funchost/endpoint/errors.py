@@ -44,6 +44,15 @@ AUTHENTICATION_MESSAGE = (
 )
 
 
+def body_too_large(limit: int) -> StorageFailure:
+    return StorageFailure(
+        413,
+        "RequestBodyTooLarge",
+        "The request body is too large and exceeds the maximum permissible limit.",
+        {"MaxLimit": str(limit)},
+    )
+
+
 def authentication_failed(detail: str) -> StorageFailure:
     return StorageFailure(
         403, "AuthenticationFailed", AUTHENTICATION_MESSAGE, {"AuthenticationErrorDetail": detail}

@@ -11,6 +11,7 @@ exactly what is not supported.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import unquote
@@ -35,6 +36,27 @@ class Target:
     blob: str | None = None  # the blob name (may hold '/')
     messages: bool = False  # a queue's `/messages`
     message_id: str | None = None
+
+
+# Container and queue names: 3 to 63 lower-case letters, digits and single dashes, starting and
+# ending with a letter or digit.
+RESOURCE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*")
+
+
+def resource_name(name: str | None) -> str:
+    """`name` if it is a valid container or queue name, else Azure's error for it."""
+    name = name or ""
+    if not 3 <= len(name) <= 63:
+        raise StorageFailure(
+            400,
+            "OutOfRangeInput",
+            "The specified resource name length is not within the permissible limits.",
+        )
+    if RESOURCE_NAME.fullmatch(name) is None:
+        raise StorageFailure(
+            400, "InvalidResourceName", "The specified resource name contains invalid characters."
+        )
+    return name
 
 
 def _service_access(letters: str) -> Access:

@@ -7,12 +7,12 @@ codes; the XML bodies are Azure's.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from funchost.endpoint import service, xml
 from funchost.endpoint.app import Call, Handler, Reply, http_date
 from funchost.endpoint.errors import StorageFailure
+from funchost.endpoint.operations import resource_name
 from funchost.storage import sqlite_queues as queues
 from funchost.storage.base import QueueNotFound, StoredMessage
 from funchost.storage.sqlite_queues import QueueCreated
@@ -22,7 +22,6 @@ WEEK = 7 * 24 * 3600
 MAX_MESSAGE = 64 * 1024
 # An XML body may wrap a 64 KiB message in a little markup; past this it is refused unread.
 MAX_BODY = 2 * MAX_MESSAGE
-QUEUE_NAME = re.compile(r"[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*")
 
 
 # -- failures
@@ -74,21 +73,6 @@ def _required(call: Call, name: str) -> str:
             {"QueryParameterName": name},
         )
     return value
-
-
-def _queue_name(call: Call) -> str:
-    name = call.target.container or ""
-    if not 3 <= len(name) <= 63:
-        raise StorageFailure(
-            400,
-            "OutOfRangeInput",
-            "The specified resource name length is not within the permissible limits.",
-        )
-    if QUEUE_NAME.fullmatch(name) is None:
-        raise StorageFailure(
-            400, "InvalidResourceName", "The specified resource name contains invalid characters."
-        )
-    return name
 
 
 # -- the service
@@ -148,7 +132,7 @@ async def list_queues(call: Call) -> Reply:
 
 
 async def create_queue(call: Call) -> Reply:
-    name = _queue_name(call)
+    name = resource_name(call.target.container)
     metadata = call.metadata()
     outcome = await call.store.run(lambda db: queues.create(db, name, metadata))
     if outcome is QueueCreated.CONFLICT:
@@ -179,15 +163,7 @@ async def set_queue_metadata(call: Call) -> Reply:
 
 
 async def _message_text(call: Call, required: bool) -> str | None:
-    def too_large() -> StorageFailure:
-        return StorageFailure(
-            413,
-            "RequestBodyTooLarge",
-            "The request body is too large and exceeds the maximum permissible limit.",
-            {"MaxLimit": str(MAX_MESSAGE)},
-        )
-
-    body = await call.body(MAX_BODY, too_large)
+    body = await call.body(MAX_BODY, MAX_MESSAGE)
     if not body.strip() and not required:
         return None
     root = xml.parse(body)

@@ -13,7 +13,6 @@ import xml.etree.ElementTree as ElementTree
 
 from funchost.endpoint import xml
 from funchost.endpoint.app import Call, Reply
-from funchost.endpoint.errors import StorageFailure
 
 _DISABLED_METRICS = (
     "<Version>1.0</Version><Enabled>false</Enabled>"
@@ -59,15 +58,7 @@ async def get_properties(call: Call) -> Reply:
 
 
 async def set_properties(call: Call) -> Reply:
-    def too_large() -> StorageFailure:
-        return StorageFailure(
-            413,
-            "RequestBodyTooLarge",
-            "The request body is too large and exceeds the maximum permissible limit.",
-            {"MaxLimit": str(MAX_BODY)},
-        )
-
-    given = xml.parse(await call.body(MAX_BODY, too_large))
+    given = xml.parse(await call.body(MAX_BODY))
     if given.tag != "StorageServiceProperties":
         raise xml.invalid_xml("The root element must be StorageServiceProperties.")
     service = call.operation.access.service

@@ -13,13 +13,10 @@ event loop never waits on the database lock.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -34,42 +31,11 @@ from funchost.storage.base import (
     ContainerNotFound,
     LeaseHeld,
     Storage,
-    StorageError,
     StoredMessage,
 )
 from funchost.storage.sqlite_db import open_store, transaction
 
 T = TypeVar("T")
-
-
-def _time(t: float) -> datetime:
-    return datetime.fromtimestamp(t, UTC)
-
-
-def _blob(row: sqlite3.Row) -> BlobInfo:
-    return BlobInfo(
-        container=row["container"],
-        name=row["name"],
-        etag=row["etag"],
-        last_modified=_time(row["modified"]),
-        length=row["length"],
-        content_type=row["content_type"],
-        metadata=json.loads(row["metadata"]),
-    )
-
-
-def _etag(data: bytes, modified: float) -> str:
-    digest = hashlib.blake2b(data, digest_size=8, key=repr(modified).encode()[:64])
-    return f'"0x{digest.hexdigest().upper()}"'
-
-
-def _require(db: sqlite3.Connection, table: str, name: str, missing: type[StorageError]) -> None:
-    """Raise `missing` unless `table` (queues or containers) has a row named `name`."""
-    if db.execute(f"SELECT 1 FROM {table} WHERE name = ?", (name,)).fetchone() is None:
-        raise missing(f"{table[:-1]} {name!r} does not exist")
-
-
-BLOB_COLUMNS = "container, name, etag, modified, length(data) AS length, content_type, metadata"
 
 
 class SqliteStorage(Storage):

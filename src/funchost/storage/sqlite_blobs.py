@@ -357,11 +357,18 @@ def _replace(
     return row
 
 
-def _unlink_pieces(db: sqlite3.Connection, container: str, name: str) -> list[int | None]:
+def _unlink(db: sqlite3.Connection, container: str, name: str) -> list[int | None]:
+    """Remove the blob's pieces and staged blocks; their contents, for `_drop_unlinked`."""
     return [
         r[0]
         for r in db.execute(
             "DELETE FROM pieces WHERE container = ? AND name = ? RETURNING content",
+            (container, name),
+        )
+    ] + [
+        r[0]
+        for r in db.execute(
+            "DELETE FROM blocks WHERE container = ? AND name = ? RETURNING content",
             (container, name),
         )
     ]
@@ -395,14 +402,7 @@ def put(
     with transaction(db):
         now = time.time()
         existing = _writable(db, container, name, conditions, now)
-        dropped = _unlink_pieces(db, container, name)
-        dropped += [
-            r[0]
-            for r in db.execute(
-                "DELETE FROM blocks WHERE container = ? AND name = ? RETURNING content",
-                (container, name),
-            )
-        ]
+        dropped = _unlink(db, container, name)
         inline = piece.data if piece.content is None else None
         row = _replace(db, container, name, existing, write, inline, piece.size, now)
         if piece.content is not None:
@@ -508,14 +508,7 @@ def delete(
         now = time.time()
         check_conditions(row, conditions, read=False)
         check_lease(row, conditions.lease_id, now, write=True)
-        dropped = _unlink_pieces(db, container, name)
-        dropped += [
-            r[0]
-            for r in db.execute(
-                "DELETE FROM blocks WHERE container = ? AND name = ? RETURNING content",
-                (container, name),
-            )
-        ]
+        dropped = _unlink(db, container, name)
         db.execute("DELETE FROM blobs WHERE container = ? AND name = ?", (container, name))
         _drop_unlinked(db, dropped)
 
@@ -605,14 +598,7 @@ def commit_blocks(
             if found is None:
                 raise BlobRefused("InvalidBlockList")
             chosen.append((block_id, found[0], found[1]))
-        dropped = _unlink_pieces(db, container, name)
-        dropped += [
-            r[0]
-            for r in db.execute(
-                "DELETE FROM blocks WHERE container = ? AND name = ? RETURNING content",
-                (container, name),
-            )
-        ]
+        dropped = _unlink(db, container, name)
         db.executemany(
             "INSERT INTO pieces (container, name, seq, block_id, content, size)"
             " VALUES (?, ?, ?, ?, ?, ?)",
@@ -796,7 +782,7 @@ def copy(
         info, pieces = read_plan(db, *source, source_conditions)
         existing = _writable(db, *target, conditions, now)
         container, name = target
-        dropped = _unlink_pieces(db, container, name)
+        dropped = _unlink(db, container, name)
         inline = pieces[0].data if len(pieces) == 1 and pieces[0].data is not None else None
         for seq, piece in enumerate(pieces if inline is None else []):
             content = new_content(db)
