@@ -268,7 +268,8 @@ def _storage(args: argparse.Namespace) -> int:
 
 
 def _storage_serve(args: argparse.Namespace) -> int:
-    from funchost.endpoint.serve import development_location, serve
+    from funchost.endpoint.development import development_location
+    from funchost.endpoint.serve import serve
 
     location = Path(args.location).resolve() if args.location else development_location()
     if args.idle_exit is not None and args.idle_exit <= 0:

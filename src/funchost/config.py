@@ -72,7 +72,7 @@ class HostConfig:
         raw = self.setting(DEVSTORAGE_DIR_SETTING)
         if raw:
             return Path(raw).expanduser().resolve()
-        from funchost.endpoint.serve import development_location
+        from funchost.endpoint.development import development_location
 
         return development_location()
 

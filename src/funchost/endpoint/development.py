@@ -38,6 +38,13 @@ class Found:
     store: Path | None = None  # funchost's: the endpoint's SQLite file
 
 
+def development_location() -> Path:
+    """Where the development account's data lives: one folder per user, never in an app."""
+    import platformdirs
+
+    return platformdirs.user_data_path("funchost") / "devstorage"
+
+
 def probe(host: str, port: int = BLOB_PORT, timeout: float = 2.0) -> Found:
     """Ask the Blob port who is there, with one unsigned request (Azure Storage answers it
     with an error that carries `x-ms-request-id`)."""

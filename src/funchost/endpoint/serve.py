@@ -60,13 +60,6 @@ class SocketsListener:
             server.close()
 
 
-def development_location() -> Path:
-    """Where the development account's data lives: one folder per user, never in an app."""
-    import platformdirs
-
-    return platformdirs.user_data_path("funchost") / "devstorage"
-
-
 class PortInUse(ConfigError):
     pass
 
