@@ -97,6 +97,13 @@ class ChangeNotifier:
         for event in self._watchers.get((account, resource), ()):
             event.set()
 
+    def notify_account(self, account: str) -> None:
+        """Something outside this host changed the account: wake every watcher of it."""
+        for (watched, _), events in self._watchers.items():
+            if watched == account:
+                for event in events:
+                    event.set()
+
 
 class BindingRuntime:
     def __init__(
@@ -116,6 +123,7 @@ class BindingRuntime:
         self.invoke: Invoke | None = None  # set by the host that owns this runtime
         self._templates: dict[tuple[int, str], BindingTemplate] = {}
         self._created: set[tuple[str, str]] = set()  # (account, resource) outputs made
+        self._followed: set[str] = set()  # accounts whose outside changes wake the listeners
 
     def template(self, binding: BindingSpec, prop: str) -> BindingTemplate:
         """The binding property `prop` with its `%Setting%`s resolved, parsed once."""
@@ -163,6 +171,7 @@ class BindingRuntime:
             try:
                 storage = await self.storage(spec.trigger)
                 await prepare(storage)
+                self._follow(storage, self.account_key(spec.trigger))
                 if last_error:
                     logger.info("The listener for function 'Functions.%s' started.", spec.name)
                 return storage
@@ -180,6 +189,12 @@ class BindingRuntime:
             except TimeoutError:
                 delay = min(60.0, delay * 2)
         return None
+
+    def _follow(self, storage: Storage, account: str) -> None:
+        """Wake the account's listeners when someone else changes it, once per account."""
+        if account not in self._followed:
+            self._followed.add(account)
+            storage.follow_changes(lambda: self.changes.notify_account(account))
 
     async def run(self, spec: FunctionSpec, event: TriggerEvent) -> InvocationResult:
         assert self.invoke is not None, "the runtime has no host"

@@ -14,7 +14,7 @@ bindings create them on demand.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -189,6 +189,12 @@ class Storage(ABC):
 
     @abstractmethod
     async def release_lease(self, container: str, name: str, lease_id: str) -> None: ...
+
+    def follow_changes(self, callback: Callable[[], None]) -> None:
+        """Have `callback` called (on the event loop) soon after anyone else changes the
+        storage: another process of the app, another app, an SDK client. Backends that cannot
+        tell do nothing: their listeners poll."""
+        return None
 
     @abstractmethod
     async def close(self) -> None:

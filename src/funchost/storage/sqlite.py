@@ -13,6 +13,7 @@ event loop never waits on the database lock.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,14 @@ from funchost.storage.sqlite_db import open_store, transaction
 T = TypeVar("T")
 
 
+# How often the store looks for commits made through other connections.
+CHANGE_POLL = 0.02
+
+
+def _data_version(db: sqlite3.Connection) -> int:
+    return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+
 class SqliteStorage(Storage):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -45,6 +54,8 @@ class SqliteStorage(Storage):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="funchost-sqlite")
         self._db: sqlite3.Connection | None = None
+        self._followers: list[Callable[[], None]] = []
+        self._following: asyncio.Task[None] | None = None
         # The connection is made, and always used, on the store's thread.
         self._executor.submit(self._open).result()
 
@@ -62,7 +73,30 @@ class SqliteStorage(Storage):
         with transaction(db):
             return fn()
 
+    def follow_changes(self, callback: Callable[[], None]) -> None:
+        """Other connections' commits (other processes, other apps, the storage endpoint) are
+        seen within CHANGE_POLL seconds: SQLite's `data_version` changes with each, and
+        asking for it is one cheap statement."""
+        self._followers.append(callback)
+        if self._following is None:
+            self._following = asyncio.get_running_loop().create_task(self._follow())
+
+    async def _follow(self) -> None:
+        last = await self._run(_data_version)
+        while True:
+            await asyncio.sleep(CHANGE_POLL)
+            version = await self._run(_data_version)
+            if version != last:
+                last = version
+                for callback in self._followers:
+                    callback()
+
     async def close(self) -> None:
+        following, self._following = self._following, None
+        if following is not None:
+            following.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await following
         db, self._db = self._db, None
         if db is not None:
             await asyncio.get_running_loop().run_in_executor(self._executor, db.close)
