@@ -118,6 +118,9 @@ def _storage_commands(commands: Any) -> None:
     )
     endpoint.add_argument("--blob-port", type=_port, default=10000)
     endpoint.add_argument("--queue-port", type=_port, default=10001)
+    endpoint.add_argument(
+        "--table-port", type=_port, default=10002, help="answered, when free, with a clear 501"
+    )
     endpoint.add_argument("--host", default="127.0.0.1")
     endpoint.add_argument(
         "--location", default=None, help="the data folder (default: the user's development storage)"
@@ -279,6 +282,7 @@ def _storage_serve(args: argparse.Namespace) -> int:
         host=args.host,
         blob_port=args.blob_port,
         queue_port=args.queue_port,
+        table_port=args.table_port,
         idle_exit=args.idle_exit,
     )
 

@@ -21,11 +21,12 @@ class Endpoint:
     """funchost's storage endpoint in a process of its own, stopped by its PID."""
 
     def __init__(self, location: Path) -> None:
-        self.blob_port, self.queue_port = free_port(), free_port()
+        self.blob_port, self.queue_port, self.table_port = free_port(), free_port(), free_port()
         self.log = location / "endpoint.log"
         command = [
             sys.executable, "-m", "funchost", "storage", "serve",
             "--blob-port", str(self.blob_port), "--queue-port", str(self.queue_port),
+            "--table-port", str(self.table_port),
             "--location", str(location),
         ]  # fmt: skip
         with open(self.log, "wb") as log:

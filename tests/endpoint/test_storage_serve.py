@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 from azure.storage.queue import QueueServiceClient
 
 from tests.azurite import ACCOUNT, DEV_KEY
@@ -57,3 +58,16 @@ def test_a_port_in_use_is_one_line_naming_it(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1
     assert f"Blob endpoint on 127.0.0.1:{port}" in lines[0] and "--blob-port" in lines[0]
+
+
+def test_the_table_port_answers_that_tables_are_not_served(tmp_path: Path) -> None:
+    endpoint = Endpoint(tmp_path)
+    try:
+        response = httpx.get(f"http://127.0.0.1:{endpoint.table_port}/{ACCOUNT}/Tables")
+    finally:
+        endpoint.stop()
+    assert response.status_code == 501
+    assert response.headers["x-ms-error-code"] == "NotImplemented"
+    error = response.json()["odata.error"]
+    assert error["code"] == "NotImplemented"
+    assert "does not serve the Table service" in error["message"]["value"]

@@ -8,10 +8,14 @@ server with the public port's limits and timeouts, header names kept as sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from funchost.endpoint import blobs, queues
@@ -21,11 +25,45 @@ from funchost.errors import ConfigError
 from funchost.http.server import HttpServer
 from funchost.storage.sqlite import SqliteStorage
 
+TABLE_JSON = b"application/json;odata=minimalmetadata;streaming=true;charset=utf-8"
+
+
+class TableRefusal:
+    """The Table service's port: every request gets a clear 501 in the Table service's own
+    (JSON) error format, so a Table client raises a readable error instead of failing to
+    connect or hanging."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request_id = str(uuid.uuid4())
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+        message = (
+            "funchost's storage endpoint does not serve the Table service: use Azurite or an "
+            f"Azure Storage account for tables.\nRequestId:{request_id}\nTime:{stamp}"
+        )
+        error = {
+            "odata.error": {
+                "code": "NotImplemented",
+                "message": {"lang": "en-US", "value": message},
+            }
+        }
+        body = json.dumps(error).encode()
+        headers = [
+            (
+                b"content-type",
+                b"application/json;odata=minimalmetadata;streaming=true;charset=utf-8",
+            ),
+            (b"x-ms-error-code", b"NotImplemented"),
+            (b"x-ms-request-id", request_id.encode()),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 501, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
 
 class ServiceRouter:
     """An ASGI app that passes each request to the app of the port it came in on."""
 
-    def __init__(self, apps: Mapping[int, StorageApp]) -> None:
+    def __init__(self, apps: Mapping[int, StorageApp | TableRefusal]) -> None:
         self.apps = apps
         self.last_request = time.monotonic()
 
@@ -86,19 +124,25 @@ def serve(
     host: str = "127.0.0.1",
     blob_port: int = 10000,
     queue_port: int = 10001,
+    table_port: int | None = 10002,
     account: Account = DEVELOPMENT_ACCOUNT,
     idle_exit: float | None = None,
     on_started: Callable[[], None] | None = None,
 ) -> int:
     """Serve the account's storage in `location` until SIGINT/SIGTERM, or with `idle_exit`
-    until that many seconds pass without a request. The process's id is in
-    `<location>/endpoint.pid` while it serves."""
+    until that many seconds pass without a request. The Table port, when free, answers that
+    the Table service is not served. The process's id is in `<location>/endpoint.pid` while
+    it serves."""
     blob_sock = bind(host, blob_port, "Blob")
     try:
         queue_sock = bind(host, queue_port, "Queue")
     except PortInUse:
         blob_sock.close()
         raise
+    table_sock = None
+    if table_port is not None:
+        with contextlib.suppress(PortInUse):
+            table_sock = bind(host, table_port, "Table")
     location.mkdir(parents=True, exist_ok=True)
     store = SqliteStorage(location / "storage.db")
     announce = on_started
@@ -114,17 +158,20 @@ def serve(
         if idle_exit is not None:
             _stop_when_idle(asyncio.get_running_loop(), server, router, idle_exit)
 
-    router = ServiceRouter(
-        {
-            blob_sock.getsockname()[1]: StorageApp("b", store, account, blobs.HANDLERS),
-            queue_sock.getsockname()[1]: StorageApp("q", store, account, queues.HANDLERS),
-        }
-    )
+    apps: dict[int, StorageApp | TableRefusal] = {
+        blob_sock.getsockname()[1]: StorageApp("b", store, account, blobs.HANDLERS),
+        queue_sock.getsockname()[1]: StorageApp("q", store, account, queues.HANDLERS),
+    }
+    socks = [blob_sock, queue_sock]
+    if table_sock is not None:
+        apps[table_sock.getsockname()[1]] = TableRefusal()
+        socks.append(table_sock)
+    router = ServiceRouter(apps)
     server = HttpServer(router, on_started=started, header_case=True)
     pid_file = location / "endpoint.pid"
     pid_file.write_text(f"{os.getpid()}\n")
     try:
-        return server.run(SocketsListener([blob_sock, queue_sock]))
+        return server.run(SocketsListener(socks))
     finally:
         if pid_file.read_text().strip() == str(os.getpid()):
             pid_file.unlink()
