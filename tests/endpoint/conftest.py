@@ -20,8 +20,13 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 class Endpoint:
     """funchost's storage endpoint in a process of its own, stopped by its PID."""
 
-    def __init__(self, location: Path) -> None:
-        self.blob_port, self.queue_port, self.table_port = free_port(), free_port(), free_port()
+    def __init__(self, location: Path, ports: tuple[int, int, int] | None = None) -> None:
+        self.blob_port, self.queue_port, self.table_port = ports or (
+            free_port(),
+            free_port(),
+            free_port(),
+        )
+        location.mkdir(parents=True, exist_ok=True)
         self.log = location / "endpoint.log"
         command = [
             sys.executable, "-m", "funchost", "storage", "serve",
