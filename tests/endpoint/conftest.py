@@ -10,11 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
+from azure.core.exceptions import HttpResponseError
 
 from tests.azurite import ACCOUNT
 from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def code(error: HttpResponseError) -> str | None:
+    """The storage error code the SDK read from the answer."""
+    return getattr(error, "error_code", None)
 
 
 class Endpoint:

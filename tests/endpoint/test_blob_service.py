@@ -30,11 +30,7 @@ from azure.storage.blob import (
 )
 
 from tests.azurite import ACCOUNT, DEV_KEY, Azurite
-from tests.endpoint.conftest import Endpoint
-
-
-def code(error: HttpResponseError) -> str | None:
-    return getattr(error, "error_code", None)
+from tests.endpoint.conftest import Endpoint, code
 
 
 @pytest.fixture(params=["funchost", "azurite"])

@@ -29,14 +29,9 @@ from azure.storage.queue import (
 )
 
 from tests.azurite import ACCOUNT, DEV_KEY, Azurite
-from tests.endpoint.conftest import Endpoint
+from tests.endpoint.conftest import Endpoint, code
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-
-
-def code(error: HttpResponseError) -> str | None:
-    """The storage error code the SDK read from the answer."""
-    return getattr(error, "error_code", None)
 
 
 @pytest.fixture(params=["funchost", "azurite"])

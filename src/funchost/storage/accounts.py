@@ -18,6 +18,7 @@ from funchost.storage.base import Storage, StorageError
 from funchost.storage.connections import ConnectionString, resolve_connection
 
 EMBEDDED_FILE = "storage.db"
+SETTING = "\x00setting\x00"  # in a described place: where the setting's name goes
 
 
 class StorageUnavailable(StorageError):
@@ -52,6 +53,7 @@ class StorageAccounts:
         self.connection_strings = connection_strings or {}
         self._open: dict[str, Storage] = {}
         self._connections: dict[str | None, ConnectionString | None] = {}
+        self._development_places: dict[str, str | None] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
     @classmethod
@@ -82,24 +84,37 @@ class StorageAccounts:
         if connection is None:
             return f"embedded store {self.embedded_path}"
         host = connection.development_host
-        if host is not None and self.development_dir is not None:
-            from funchost.endpoint import development
+        if host is None or self.development_dir is None:
+            return connection.description
+        # Asked once per host: the banner describes every storage binding of every function.
+        if host not in self._development_places:
+            self._development_places[host] = self._development_place(host, self.development_dir)
+        place = self._development_places[host]
+        if place is None:
+            return connection.description
+        return place.replace(SETTING, connection.setting)
 
-            found = development.probe(host)
-            where = f"{host}:10000/10001"
-            if found.kind == "azure":
-                return f"development account on Azurite ({where}, from {connection.setting})"
-            if found.kind == "funchost":
-                return (
-                    f"development account on funchost's storage endpoint ({where}, from "
-                    f"{connection.setting}), data in {found.store}"
-                )
-            if found.kind == "nothing":
-                return (
-                    f"development account: nothing answers on {where} (no Azurite), so "
-                    f"funchost serves it, data in {self.development_dir}"
-                )
-        return connection.description
+    @staticmethod
+    def _development_place(host: str, location: Path) -> str | None:
+        """What serves the development account on `host`, with SETTING for the setting's name;
+        None when something else holds its port (the failure names it when storage opens)."""
+        from funchost.endpoint import development
+
+        found = development.probe(host)
+        where = f"{host}:10000/10001"
+        if found.kind == "azure":
+            return f"development account on Azurite ({where}, from {SETTING})"
+        if found.kind == "funchost":
+            return (
+                f"development account on funchost's storage endpoint ({where}, from {SETTING}), "
+                f"data in {found.store}"
+            )
+        if found.kind == "nothing":
+            return (
+                f"development account: nothing answers on {where} (no Azurite), so funchost "
+                f"serves it, data in {location}"
+            )
+        return None
 
     async def get(self, name: str | None) -> Storage:
         """The storage of connection `name`, opened (and for Azure, reached) on first use."""
