@@ -2,6 +2,8 @@
 
 Every test runs the same SDK calls against funchost's endpoint and against a real Azurite and
 asserts the same outcome on both: statuses, error codes, headers and what the SDK returns.
+funchost answers every request with its own `x-ms-version`. test_sdk_versions.py runs this module
+again with older SDKs and with a future `x-ms-version`.
 """
 
 from __future__ import annotations
@@ -30,22 +32,26 @@ from azure.storage.blob import (
 )
 
 from tests.azurite import ACCOUNT, DEV_KEY, Azurite
-from tests.endpoint.conftest import Endpoint, code
+from tests.endpoint.conftest import ApiVersions, Endpoint, code
 
 
 @pytest.fixture(params=["funchost", "azurite"])
-def blob_url(request: pytest.FixtureRequest) -> str:
+def blob_url(request: pytest.FixtureRequest, api_versions: ApiVersions) -> Iterator[str]:
     if request.param == "azurite":
         azurite: Azurite = request.getfixturevalue("azurite")
-        return f"http://127.0.0.1:{azurite.blob_port}/{ACCOUNT}"
-    endpoint: Endpoint = request.getfixturevalue("endpoint")
-    return endpoint.blob_url
+        yield f"http://127.0.0.1:{azurite.blob_port}/{ACCOUNT}"
+    else:
+        endpoint: Endpoint = request.getfixturevalue("endpoint")
+        yield endpoint.blob_url
+    api_versions.check(request.param)
 
 
 @pytest.fixture
-def service(blob_url: str) -> Iterator[BlobServiceClient]:
+def service(blob_url: str, api_versions: ApiVersions) -> Iterator[BlobServiceClient]:
     client = BlobServiceClient(
-        blob_url, credential={"account_name": ACCOUNT, "account_key": DEV_KEY}
+        blob_url,
+        credential={"account_name": ACCOUNT, "account_key": DEV_KEY},
+        **api_versions.client_options,
     )
     yield client
     for container in client.list_containers():
@@ -242,20 +248,25 @@ def test_copies_within_the_account(photos: ContainerClient) -> None:
     assert target.get_blob_properties().metadata == {"a": "1"}
 
 
-def _client(photos: ContainerClient, name: str, **settings: int) -> BlobClient:
+def _client(
+    photos: ContainerClient, name: str, api_versions: ApiVersions, max_single_put_size: int
+) -> BlobClient:
     return BlobClient(
         photos.url.rsplit("/", 1)[0],
         "photos",
         name,
         credential={"account_name": ACCOUNT, "account_key": DEV_KEY},
         max_block_size=4 * 1024 * 1024,
-        **settings,
+        max_single_put_size=max_single_put_size,
+        **api_versions.client_options,
     )
 
 
-def test_a_large_blob_round_trips_in_blocks(photos: ContainerClient) -> None:
+def test_a_large_blob_round_trips_in_blocks(
+    photos: ContainerClient, api_versions: ApiVersions
+) -> None:
     data = os.urandom(9 * 1024 * 1024 + 17)
-    blob = _client(photos, "large", max_single_put_size=4 * 1024 * 1024)
+    blob = _client(photos, "large", api_versions, max_single_put_size=4 * 1024 * 1024)
     blob.upload_blob(data)
     assert blob.get_blob_properties().size == len(data)
     assert blob.download_blob(max_concurrency=2).readall() == data
@@ -263,9 +274,11 @@ def test_a_large_blob_round_trips_in_blocks(photos: ContainerClient) -> None:
     assert middle == data[4 * 1024 * 1024 - 5 : 4 * 1024 * 1024 + 5]
 
 
-def test_a_single_put_of_several_chunks_round_trips(photos: ContainerClient) -> None:
+def test_a_single_put_of_several_chunks_round_trips(
+    photos: ContainerClient, api_versions: ApiVersions
+) -> None:
     data = os.urandom(10 * 1024 * 1024 + 3)
-    blob = _client(photos, "single", max_single_put_size=64 * 1024 * 1024)
+    blob = _client(photos, "single", api_versions, max_single_put_size=64 * 1024 * 1024)
     blob.upload_blob(data)
     assert blob.download_blob().readall() == data
 

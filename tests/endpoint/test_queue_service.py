@@ -1,7 +1,9 @@
 """The Queue service of funchost's storage endpoint, driven by the official SDK, beside Azurite.
 
 Every test runs the same SDK calls against funchost's endpoint and against a real Azurite, and
-asserts the same outcome on both: statuses, error codes and what the SDK returns.
+asserts the same outcome on both: statuses, error codes and what the SDK returns. funchost
+answers every request with its own `x-ms-version`. test_sdk_versions.py runs this module again
+with older SDKs and with a future `x-ms-version`.
 """
 
 from __future__ import annotations
@@ -29,24 +31,28 @@ from azure.storage.queue import (
 )
 
 from tests.azurite import ACCOUNT, DEV_KEY, Azurite
-from tests.endpoint.conftest import Endpoint, code
+from tests.endpoint.conftest import ApiVersions, Endpoint, code
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 @pytest.fixture(params=["funchost", "azurite"])
-def queue_url(request: pytest.FixtureRequest) -> str:
+def queue_url(request: pytest.FixtureRequest, api_versions: ApiVersions) -> Iterator[str]:
     if request.param == "azurite":
         azurite: Azurite = request.getfixturevalue("azurite")
-        return f"http://127.0.0.1:{azurite.queue_port}/{ACCOUNT}"
-    endpoint: Endpoint = request.getfixturevalue("endpoint")
-    return endpoint.queue_url
+        yield f"http://127.0.0.1:{azurite.queue_port}/{ACCOUNT}"
+    else:
+        endpoint: Endpoint = request.getfixturevalue("endpoint")
+        yield endpoint.queue_url
+    api_versions.check(request.param)
 
 
 @pytest.fixture
-def service(queue_url: str, request: pytest.FixtureRequest) -> Iterator[QueueServiceClient]:
+def service(queue_url: str, api_versions: ApiVersions) -> Iterator[QueueServiceClient]:
     client = QueueServiceClient(
-        queue_url, credential={"account_name": ACCOUNT, "account_key": DEV_KEY}
+        queue_url,
+        credential={"account_name": ACCOUNT, "account_key": DEV_KEY},
+        **api_versions.client_options,
     )
     yield client
     for queue in client.list_queues():
@@ -164,13 +170,15 @@ def test_the_largest_message_is_accepted_and_read_back(service: QueueServiceClie
     assert got is not None and got.content == text
 
 
-def test_sas_tokens_grant_what_they_name(queue_url: str, service: QueueServiceClient) -> None:
+def test_sas_tokens_grant_what_they_name(
+    queue_url: str, service: QueueServiceClient, api_versions: ApiVersions
+) -> None:
     service.create_queue("guarded")
     expiry = datetime.now(UTC) + timedelta(hours=1)
     add_only = generate_queue_sas(
         ACCOUNT, "guarded", DEV_KEY, permission=QueueSasPermissions(add=True), expiry=expiry
     )
-    writer = QueueClient(queue_url, "guarded", credential=add_only)
+    writer = QueueClient(queue_url, "guarded", credential=add_only, **api_versions.client_options)
     writer.send_message("via sas")
     with pytest.raises(HttpResponseError) as denied:
         writer.receive_message()
@@ -185,16 +193,18 @@ def test_sas_tokens_grant_what_they_name(queue_url: str, service: QueueServiceCl
         permission=AccountSasPermissions(read=True, list=True, process=True),
         expiry=expiry,
     )
-    reader = QueueServiceClient(queue_url, credential=account_sas)
+    reader = QueueServiceClient(queue_url, credential=account_sas, **api_versions.client_options)
     assert [q.name for q in reader.list_queues()] == ["guarded"]
     got = reader.get_queue_client("guarded").receive_message()
     assert got is not None and got.content == "via sas"
 
 
-def test_a_wrong_key_fails_authentication(queue_url: str) -> None:
+def test_a_wrong_key_fails_authentication(queue_url: str, api_versions: ApiVersions) -> None:
     wrong = base64.b64encode(b"not the key").decode()
     client = QueueServiceClient(
-        queue_url, credential={"account_name": ACCOUNT, "account_key": wrong}
+        queue_url,
+        credential={"account_name": ACCOUNT, "account_key": wrong},
+        **api_versions.client_options,
     )
     with pytest.raises(ClientAuthenticationError) as caught:
         list(client.list_queues())
