@@ -28,7 +28,7 @@ def create_app(config: HostConfig) -> HostApp:
         levels=config.host_options.log_levels,
         development=config.mode == DEVELOPMENT,
     )
-    return HostApp(Host(config, log_line=console.line))
+    return HostApp(Host(config, log_line=console.line, serve_storage=True))
 
 
 def app_from_environment() -> HostApp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from funchost.bindings.http import route_template
 from funchost.bindings.kinds import kind_for
 from funchost.config import HostConfig
+from funchost.endpoint.embedded import EndpointSockets
 from funchost.errors import ConfigError
 from funchost.indexing.index import AppIndex
 from funchost.storage.accounts import StorageAccounts
@@ -19,7 +20,9 @@ def base_url(config: HostConfig) -> str:
     return f"http://{host}:{config.port}"
 
 
-def render_banner(config: HostConfig, index: AppIndex) -> str:
+def render_banner(
+    config: HostConfig, index: AppIndex, storage_endpoint: EndpointSockets | None = None
+) -> str:
     lines = ["", "Functions:", ""]
     url = base_url(config)
     for spec in index.functions:
@@ -35,7 +38,10 @@ def render_banner(config: HostConfig, index: AppIndex) -> str:
     if not index.functions:
         lines.append("\tNo functions loaded.")
         lines.append("")
-    for place in storage_places(config, index):
+    places = storage_places(config, index)
+    if storage_endpoint is not None:
+        places.append(storage_endpoint.describe())
+    for place in places:
         lines.append(f"Storage: {place}")
         lines.append("")
     if index.failed:

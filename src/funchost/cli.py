@@ -157,9 +157,13 @@ def _run_host(args: argparse.Namespace, mode: str) -> int:
     # local.settings.json itself, and must not inherit values this process applied.
     config = load_config(args.app_dir, **options, environ=dict(os.environ))
     if config.reload:
+        from funchost.endpoint.embedded import EndpointSockets
         from funchost.reloader import run_with_reload
 
-        return run_with_reload(config.app_dir, config.host, config.port, _child_args(args))
+        # Bound here, so the storage endpoint's ports stay the same across reloads.
+        sockets = EndpointSockets.for_host(config.settings, config.connection_strings, True)
+        passed = sockets.environment() if sockets is not None else ({}, [])
+        return run_with_reload(config.app_dir, config.host, config.port, _child_args(args), passed)
     from funchost.server import serve
 
     config = load_config(args.app_dir, **options)

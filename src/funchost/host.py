@@ -19,7 +19,8 @@ from funchost import __version__
 from funchost.bindings.kinds import kind_for
 from funchost.bindings.runtime import BindingRuntime, FunctionBindings, Listener
 from funchost.bindings.triggers import admin_event
-from funchost.config import HostConfig
+from funchost.config import DEVELOPMENT, HostConfig
+from funchost.endpoint.embedded import EmbeddedEndpoint, EndpointSockets
 from funchost.indexing.index import AppIndex, index_app
 from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation import extensions
@@ -39,12 +40,25 @@ class Host:
         index: AppIndex | None = None,
         *,
         log_line: Callable[..., None] | None = None,
+        serve_storage: bool = False,
     ) -> None:
         self.config = config
+        # With `serve_storage`, the embedded store is served as Azure Storage (when the app
+        # uses it), published in FUNCHOST_STORAGE before the app's code is imported.
+        sockets = (
+            EndpointSockets.for_host(
+                config.settings, config.connection_strings, config.mode == DEVELOPMENT
+            )
+            if serve_storage
+            else None
+        )
         self.index = index if index is not None else index_app(config)
         # This process; `host_id` is the app's, shared by all its instances and restarts.
         self.id = uuid.uuid4().hex[:32]
         self.accounts = StorageAccounts.for_config(config)
+        self.storage_endpoint = (
+            EmbeddedEndpoint(sockets, self.accounts.embedded) if sockets is not None else None
+        )
         self.runtime = BindingRuntime(
             self.accounts, config.settings, config.host_options, config.host_id, self.id
         )
@@ -79,6 +93,8 @@ class Host:
 
     async def start(self) -> None:
         self.invoker.bind(asyncio.get_running_loop())
+        if self.storage_endpoint is not None:
+            self.storage_endpoint.start()
         for middleware in self._find_asgi_middlewares():
             if await middleware.notify_startup():
                 self._asgi_middlewares.append(middleware)
@@ -117,6 +133,8 @@ class Host:
             # Keeps the library's __del__ from starting a second shutdown.
             app.startup_task_done = False
         await self.invoker.shutdown()
+        if self.storage_endpoint is not None:
+            await self.storage_endpoint.stop()
         await self.accounts.close()
         self.state = "Stopped"
 

@@ -20,7 +20,7 @@ from types import FrameType
 import watchfiles
 
 from funchost.invocation.logs import configure_logging
-from funchost.supervisor import HostChild, listening_socket
+from funchost.supervisor import NOTHING_PASSED, HostChild, Passed, listening_socket
 
 logger = logging.getLogger("funchost.reload")
 
@@ -47,13 +47,20 @@ class AppFileFilter(watchfiles.DefaultFilter):
         return path.endswith((".py", ".json")) and super().__call__(change, path)
 
 
-def run_with_reload(app_dir: Path, host: str, port: int, child_args: Sequence[str]) -> int:
-    """Serve `app_dir` from child processes, restarting on changes; returns the exit code."""
+def run_with_reload(
+    app_dir: Path,
+    host: str,
+    port: int,
+    child_args: Sequence[str],
+    passed: Passed = NOTHING_PASSED,
+) -> int:
+    """Serve `app_dir` from child processes, restarting on changes; returns the exit code.
+    Each child also inherits `passed` (the storage endpoint's sockets)."""
     configure_logging(debug=False, verbose=False)
     sock = listening_socket(host, port)
     args = ["start", str(app_dir), *child_args, "--host", host, "--port", str(port), "--no-reload"]
     stop = threading.Event()
-    child = HostChild(args, sock)
+    child = HostChild(args, sock, passed)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()

@@ -11,10 +11,11 @@ from funchost.asgi import create_app
 from funchost.banner import render_banner
 from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig
 from funchost.dispatch import HandedConnections
+from funchost.endpoint.embedded import EndpointSockets
 from funchost.http.server import HttpServer
 from funchost.indexing.index import index_app
 from funchost.invocation.logs import configure_logging
-from funchost.supervisor import WorkerPool, inherited_socket, listening_socket
+from funchost.supervisor import NOTHING_PASSED, WorkerPool, inherited_socket, listening_socket
 
 logger = logging.getLogger("funchost")
 # A worker's exit code when every thread of its `def` pool is held by timed-out functions
@@ -35,7 +36,9 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     sock = link or inherited_socket() or listening_socket(config.host, config.port)
     app = create_app(config)
     if banner:
-        print(render_banner(config, app.host.index), flush=True)
+        endpoint = app.host.storage_endpoint
+        sockets = endpoint.sockets if endpoint is not None else None
+        print(render_banner(config, app.host.index, sockets), flush=True)
     server = HttpServer(
         app,
         respond=app.respond if link is None else link.counting(app.respond),
@@ -80,6 +83,9 @@ def _run_workers(config: HostConfig, worker_args: Sequence[str]) -> int:
         levels=config.host_options.log_levels,
         development=config.mode == DEVELOPMENT,
     )
-    print(render_banner(config, index_app(config)), flush=True)
+    # Every worker serves the storage endpoint on the same two sockets.
+    sockets = EndpointSockets.for_host(config.settings, config.connection_strings, False)
+    print(render_banner(config, index_app(config), sockets), flush=True)
     sock = listening_socket(config.host, config.port)
-    return WorkerPool(worker_args, config.workers, sock).run()
+    passed = sockets.environment() if sockets is not None else NOTHING_PASSED
+    return WorkerPool(worker_args, config.workers, sock, passed).run()

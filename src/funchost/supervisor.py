@@ -77,18 +77,28 @@ def _spawn(
     return subprocess.Popen(command, env={**os.environ, **env}, pass_fds=fds)
 
 
+# What else a child inherits: environment variables and the descriptors they name (the
+# storage endpoint's sockets, funchost.endpoint.embedded).
+Passed = tuple[Mapping[str, str], Sequence[int]]
+NOTHING_PASSED: Passed = ({}, ())
+
+
 class HostChild:
     """One host process serving the supervisor's socket (reload on save)."""
 
-    def __init__(self, args: Sequence[str], sock: socket.socket) -> None:
+    def __init__(
+        self, args: Sequence[str], sock: socket.socket, passed: Passed = NOTHING_PASSED
+    ) -> None:
         self.args = args
         self.sock = sock
+        self.passed = passed
         self.process = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
         self.started_at = time.monotonic()
         fd = self.sock.fileno()
-        return _spawn(self.args, {LISTEN_FD_ENV: str(fd)}, [fd])
+        env, fds = self.passed
+        return _spawn(self.args, {**env, LISTEN_FD_ENV: str(fd)}, [fd, *fds])
 
     @property
     def pid(self) -> int:
@@ -113,10 +123,10 @@ class HostChild:
 class Worker:
     """One worker process of a `WorkerPool`, and its link."""
 
-    def __init__(self, args: Sequence[str]) -> None:
+    def __init__(self, args: Sequence[str], passed: Passed = NOTHING_PASSED) -> None:
         self.link = WorkerLink()
         env, fds = self.link.environment()
-        self.process = _spawn(args, env, fds)
+        self.process = _spawn(args, {**passed[0], **env}, [*fds, *passed[1]])
         self.link.spawned()
         self.started_at = time.monotonic()
         self.ready = False  # it serves: hand it connections
@@ -138,8 +148,11 @@ class WorkerPool:
     """`serve --workers N`: N host processes behind one listening socket that the pool
     accepts on, handing each connection to the least-loaded worker."""
 
-    def __init__(self, args: Sequence[str], size: int, sock: socket.socket) -> None:
+    def __init__(
+        self, args: Sequence[str], size: int, sock: socket.socket, passed: Passed = NOTHING_PASSED
+    ) -> None:
         self.args = args
+        self.passed = passed
         self.size = size
         self.sock = sock
         sock.setblocking(False)
@@ -213,7 +226,7 @@ class WorkerPool:
 
     # -- workers
     def _start_worker(self) -> None:
-        worker = Worker(self.args)
+        worker = Worker(self.args, self.passed)
         self.workers.append(worker)
         self._watch(worker.link.channel, lambda: self._from_worker(worker))
 

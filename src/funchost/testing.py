@@ -113,7 +113,7 @@ class TestHost:
                 enable_auth=self.enable_auth,
                 functions=self.functions,
             )
-            self.host = Host(config)
+            self.host = Host(config, serve_storage=True)
             self.app = HostApp(self.host)
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(

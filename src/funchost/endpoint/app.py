@@ -43,6 +43,7 @@ SERVER = f"funchost/{__version__}".encode()
 # The version answered to a request that names none.
 DEFAULT_VERSION = "2026-04-06"
 META_PREFIX = "x-ms-meta-"
+WRITES = frozenset({"PUT", "POST", "DELETE"})
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -155,6 +156,8 @@ class StorageApp:
                 ),
                 request_id,
             )
+        if reply.status < 300 and scope["method"] in WRITES:
+            self.store.changed()  # this process's own listeners (the embedded endpoint)
         out = [
             (b"server", SERVER),
             (b"x-funchost-store", self.store_path),

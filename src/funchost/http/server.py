@@ -140,6 +140,8 @@ class HttpServer:
         self.started = False
         self._stop: asyncio.Event | None = None
         self._forced = False
+        self._listener: Listener | None = None
+        self._sweeper: asyncio.Task[None] | None = None
 
     def run(self, sock: socket.socket | Listener) -> int:
         """Serve on `sock` until SIGINT/SIGTERM; 0 after a clean stop, 1 if startup failed."""
@@ -174,25 +176,37 @@ class HttpServer:
         except LifespanFailed as exc:
             logger.error("The host failed to start: %s", exc)
             return 1
-        self._update_date()
-        listener = SocketListener(sock) if isinstance(sock, socket.socket) else sock
-        await listener.start(
-            lambda: HttpProtocol(self.app, self.state, loop, self.respond), self.stop
-        )
-        self.started = True
-        sweeper = loop.create_task(self._sweep())
+        await self.open(sock)
         if self.on_started is not None:
             self.on_started()
         try:
             await self._stop.wait()
         finally:
-            await listener.stop()
-            await self._drain()
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            await self.close()
             await lifespan.shutdown()
         return 0
+
+    async def open(self, sock: socket.socket | Listener) -> None:
+        """Take connections on `sock` in the running loop. `serve` adds the lifespan and the
+        signals; a second server of a process (funchost.endpoint.embedded) uses this alone."""
+        loop = asyncio.get_running_loop()
+        self._update_date()
+        self._listener = SocketListener(sock) if isinstance(sock, socket.socket) else sock
+        await self._listener.start(
+            lambda: HttpProtocol(self.app, self.state, loop, self.respond), self.stop
+        )
+        self.started = True
+        self._sweeper = loop.create_task(self._sweep())
+
+    async def close(self) -> None:
+        """Take no more connections, and drain those open (after `open`)."""
+        if self._listener is not None:
+            await self._listener.stop()
+        await self._drain()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
 
     def stop(self, at_once: bool = False) -> None:
         """Stop: drain in-flight requests first, or with `at_once`, cut them off."""

@@ -12,12 +12,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from funchost.config import HostConfig
 from funchost.storage.base import Storage, StorageError
 from funchost.storage.connections import ConnectionString, resolve_connection
 
+if TYPE_CHECKING:
+    from funchost.storage.sqlite import SqliteStorage
+
 EMBEDDED_FILE = "storage.db"
+# The setting funchost defines for the embedded store's endpoint (funchost.endpoint.embedded).
+EMBEDDED_SETTING = "FUNCHOST_STORAGE"
 SETTING = "\x00setting\x00"  # in a described place: where the setting's name goes
 
 
@@ -74,8 +80,10 @@ class StorageAccounts:
         `ConfigError` names a setting that cannot be used. Read once per name: every output
         write asks."""
         if name not in self._connections:
-            self._connections[name] = resolve_connection(
-                name, self.settings, self.connection_strings
+            self._connections[name] = (
+                None  # the setting of the embedded store's own endpoint
+                if name == EMBEDDED_SETTING
+                else resolve_connection(name, self.settings, self.connection_strings)
             )
         return self._connections[name]
 
@@ -118,7 +126,13 @@ class StorageAccounts:
 
     async def get(self, name: str | None) -> Storage:
         """The storage of connection `name`, opened (and for Azure, reached) on first use."""
-        connection = self.connection(name)
+        return await self._storage(self.connection(name))
+
+    async def embedded(self) -> SqliteStorage:
+        """The app's embedded store, the same object its bindings use."""
+        return cast("SqliteStorage", await self._storage(None))
+
+    async def _storage(self, connection: ConnectionString | None) -> Storage:
         key = "" if connection is None else connection.value
         storage = self._open.get(key)
         if storage is not None:

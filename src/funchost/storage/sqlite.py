@@ -81,6 +81,12 @@ class SqliteStorage(Storage):
         if self._following is None:
             self._following = asyncio.get_running_loop().create_task(self._follow())
 
+    def changed(self) -> None:
+        """This process changed the store through this object (the storage endpoint in a
+        host): tell the followers now, as `data_version` does for other connections."""
+        for callback in self._followers:
+            callback()
+
     async def _follow(self) -> None:
         last = await self._run(_data_version)
         while True:
