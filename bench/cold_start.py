@@ -8,6 +8,9 @@ Each run, in a rotating order:
   reload     `funchost start <generated app>` (reload on: a supervisor, multiprocessing's
              resource tracker and the serving child): first 200 on GET /api/Func07, idle RSS
   no-reload  `funchost start <generated app> --no-reload` (one process): the same
+  no-endpoint  the same with FUNCHOST_STORAGE_ENDPOINT=false: what serving the embedded store
+             as Azure Storage (on by default: the app's AzureWebJobsStorage is empty) costs at
+             start; target <= 30 ms
 Time to first response runs from just before the process is spawned until a GET (fresh
 connection each try, 1 ms between tries) answers 200. Then one GET on a kept-alive connection
 finds the serving process (the one holding the server end of that connection). Idle RSS,
@@ -22,7 +25,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,8 @@ FUNCTION_COUNT = 20
 PROBE_FUNCTION = "Func07"
 TARGET_TTFR_S = 1.0
 TARGET_RSS_MIB = 80.0
+# What serving the embedded store's endpoint may add to the first response (issue 18).
+TARGET_ENDPOINT_COST_S = 0.030
 
 FUNCTION_JSON = {
     "bindings": [
@@ -128,6 +133,23 @@ def variants(app: Path) -> list[Variant]:
                 extra_args=("--no-reload",),
             ),
             checked=True,
+        ),
+        Variant(
+            "funchost_no_endpoint",
+            "no-endpoint",
+            "funchost start --no-reload, storage endpoint off",
+            replace(
+                h.funchost_spec(
+                    "start-no-endpoint",
+                    "funchost start --no-reload, FUNCHOST_STORAGE_ENDPOINT=false",
+                    app,
+                    command="start",
+                    path=probe,
+                    extra_args=("--no-reload",),
+                ),
+                env={"FUNCHOST_STORAGE_ENDPOINT": "false"},
+            ),
+            checked=False,
         ),
     ]
 
@@ -228,13 +250,14 @@ def main() -> int:
             labels[key] = f"{v.label}: {what}"
     ratios: dict[str, float] = {}
     checks: dict[str, dict[str, str]] = {}
-    for v in checked:
+    for v in servers[1:]:
         ratios[f"ttfr_{v.key}_over_raw"] = (
             summary[f"{v.key}_ttfr_s"]["median"] / summary["raw_ttfr_s"]["median"]
         )
         ratios[f"rss_{v.key}_over_raw"] = (
             summary[f"{v.key}_idle_rss_mib"]["median"] / summary["raw_idle_rss_mib"]["median"]
         )
+    for v in checked:
         checks[v.key] = {
             "ttfr": h.verdict(summary[f"{v.key}_ttfr_s"]["median"] <= TARGET_TTFR_S),
             "idle_rss": h.verdict(summary[f"{v.key}_idle_rss_mib"]["max"] <= TARGET_RSS_MIB),
@@ -276,6 +299,18 @@ def main() -> int:
                 checks[v.key]["idle_rss"],
             ],
         ]
+    endpoint_cost = (
+        summary["funchost_no_reload_ttfr_s"]["median"]
+        - summary["funchost_no_endpoint_ttfr_s"]["median"]
+    )
+    checks["storage_endpoint"] = {"cost": h.verdict(endpoint_cost <= TARGET_ENDPOINT_COST_S)}
+    target_rows.append(
+        [
+            "the storage endpoint adds <= 30 ms to the first response (--no-reload, medians)",
+            f"{endpoint_cost * 1000:+.1f} ms",
+            checks["storage_endpoint"]["cost"],
+        ]
+    )
     h.say(h.text_table(["target", "got", "verdict"], target_rows))
     if unclean:
         h.say(f"NOTE: {len(unclean)} server(s) did not stop cleanly: {unclean}")
@@ -299,6 +334,7 @@ def main() -> int:
         "targets": {
             "funchost_ttfr_median_s": TARGET_TTFR_S,
             "funchost_idle_rss_mib": TARGET_RSS_MIB,
+            "storage_endpoint_cost_s": TARGET_ENDPOINT_COST_S,
             "applies_to": [v.key for v in checked],
         },
         "checks": checks,
