@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from funchost.storage import sqlite_queues as queues
 from funchost.storage.sqlite import SqliteStorage
 from funchost.storage.sqlite_blobs import CHUNK
-from funchost.storage.sqlite_db import BASE_SCHEMA, VERSION
+from funchost.storage.sqlite_db import BASE_SCHEMA, VERSION, open_store
 
 BIG = bytes(range(256)) * (9 * 1024 * 1024 // 256 + 7)  # over two chunks, not a whole one
 
@@ -89,3 +90,37 @@ def test_a_store_of_a_newer_funchost_is_refused_by_name(tmp_path: Path) -> None:
     db.close()
     with pytest.raises(sqlite3.DatabaseError, match="newer funchost"):
         SqliteStorage(path)
+
+
+def _steps(db: sqlite3.Connection, operation: Callable[[], object]) -> int:
+    """How many SQLite virtual machine steps (in thousands) `operation` takes."""
+    steps = 0
+
+    def count() -> int:
+        nonlocal steps
+        steps += 1
+        return 0
+
+    db.set_progress_handler(count, 1000)
+    try:
+        operation()
+    finally:
+        db.set_progress_handler(None, 0)
+    return steps
+
+
+def test_receive_and_peek_cost_the_same_on_a_deep_queue(tmp_path: Path) -> None:
+    """A receive or peek reads the queue's first visible messages (and a receive its expired
+    ones) by index: its cost does not grow with the messages waiting behind them."""
+    db = open_store(tmp_path / "storage.db")
+    queues.create(db, "deep", None)
+    for _ in range(20_000):
+        queues.send(db, "deep", "work", 0, None)
+    queues.send(db, "deep", "hidden", 3600, None)  # not visible yet: never returned
+    receive = _steps(db, lambda: queues.receive(db, "deep", 32, 30))
+    peek = _steps(db, lambda: queues.peek(db, "deep", 32))
+    # Reading or sorting the 20,000 messages takes hundreds of thousands of steps.
+    assert receive < 20 and peek < 20, (receive, peek)
+    taken = queues.receive(db, "deep", 32, 30)
+    assert len(taken) == 32 and taken[0].content == "work"
+    db.close()

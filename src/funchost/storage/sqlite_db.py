@@ -138,11 +138,20 @@ def _move_large_blobs(db: sqlite3.Connection) -> None:
         )
 
 
+def _v4_message_order(db: sqlite3.Connection) -> None:
+    """Messages by queue in the order they were sent, and by expiry: a receive or peek reads
+    the first visible messages of its queue and a receive removes its expired ones, each
+    without reading (or sorting) the whole queue."""
+    db.execute("CREATE INDEX messages_by_seq ON messages (queue, seq)")
+    db.execute("CREATE INDEX messages_by_expiry ON messages (queue, expires)")
+
+
 # Migration N brings a store from version N to N + 1.
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v1_queue_metadata,
     _v2_service_properties,
     _v3_chunked_blobs,
+    _v4_message_order,
 ]
 VERSION = len(MIGRATIONS)
 

@@ -155,7 +155,8 @@ def receive(
         now = time.time()
         db.execute("DELETE FROM messages WHERE queue = ? AND expires <= ?", (queue, now))
         rows = db.execute(
-            "SELECT seq FROM messages WHERE queue = ? AND visible <= ? ORDER BY seq LIMIT ?",
+            "SELECT seq FROM messages INDEXED BY messages_by_seq"
+            " WHERE queue = ? AND visible <= ? ORDER BY seq LIMIT ?",
             (queue, now, max_messages),
         ).fetchall()
         taken = [
@@ -173,8 +174,8 @@ def peek(db: sqlite3.Connection, queue: str, max_messages: int) -> list[StoredMe
     require(db, queue)
     now = time.time()
     rows = db.execute(
-        "SELECT * FROM messages WHERE queue = ? AND visible <= ? AND expires > ?"
-        " ORDER BY seq LIMIT ?",
+        "SELECT * FROM messages INDEXED BY messages_by_seq"
+        " WHERE queue = ? AND visible <= ? AND expires > ? ORDER BY seq LIMIT ?",
         (queue, now, now, max_messages),
     ).fetchall()
     return [_message(r) for r in rows]
