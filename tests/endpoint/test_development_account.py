@@ -1,20 +1,15 @@
 """`UseDevelopmentStorage=true` with no Azurite: funchost serves the development account itself,
-shared by every app and outliving the one that started it.
-
-Each test uses a loopback address of its own (127.0.0.N, through the connection string's
-`DevelopmentStorageProxyUri`), so the development ports 10000 and 10001 are free there whatever
-else runs on this machine; the endpoint an app starts is stopped by the PID it records.
+shared by every app and outliving the one that started it (tests/endpoint/devaccount.py: each
+test on a 127.0.0.N of its own, the endpoint stopped by its PID).
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
-import os
-import random
-import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,8 +18,9 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
-from tests.azurite import ACCOUNT, DEV_KEY, Azurite
+from tests.azurite import Azurite
 from tests.conftest import StartHost, write_app
+from tests.endpoint.devaccount import DevAccount, loopback_address
 from tests.stores import eventually
 
 APP = {
@@ -42,53 +38,10 @@ APP = {
 }
 
 
-def _loopback_address() -> str:
-    """A 127.0.0.N on which nothing listens on the development ports."""
-    for _ in range(50):
-        address = f"127.0.{random.randint(1, 254)}.{random.randint(2, 254)}"
-        free = True
-        for port in (10000, 10001):
-            with socket.socket() as s:
-                s.settimeout(0.2)
-                if s.connect_ex((address, port)) == 0:
-                    free = False
-        if free:
-            return address
-    raise AssertionError("no free loopback address for the development ports")
-
-
-class DevAccount:
-    def __init__(self, address: str, data: Path) -> None:
-        self.address = address
-        self.data = data  # the endpoint's folder: XDG_DATA_HOME/funchost/devstorage
-
-    @property
-    def setting(self) -> str:
-        return f"UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://{self.address}"
-
-    def client_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://{self.address}:10000/{ACCOUNT};"
-            f"QueueEndpoint=http://{self.address}:10001/{ACCOUNT};"
-        )
-
-    def endpoint_pid(self) -> int | None:
-        pid_file = self.data / "endpoint.pid"
-        return int(pid_file.read_text()) if pid_file.exists() else None
-
-    def stop_endpoint(self) -> None:
-        pid = self.endpoint_pid()
-        if pid is None:
-            return
-        os.kill(pid, signal.SIGTERM)
-        eventually(lambda: not (self.data / "endpoint.pid").exists(), timeout=20)
-
-
 @pytest.fixture
 def dev(host_env: dict[str, str]) -> Iterator[DevAccount]:
     account = DevAccount(
-        _loopback_address(), Path(host_env["XDG_DATA_HOME"]) / "funchost" / "devstorage"
+        loopback_address(), Path(host_env["XDG_DATA_HOME"]) / "funchost" / "devstorage"
     )
     yield account
     account.stop_endpoint()
@@ -101,6 +54,9 @@ def test_an_app_with_no_azurite_gets_funchosts_endpoint_that_sdk_clients_share(
     host = start_host(app, env={"AzureWebJobsStorage": dev.setting})
     banner = host.wait_for_output("Storage:")
     assert "nothing answers" in banner and "funchost serves it" in banner
+    # The app starts it as its queue listener opens the account, just after it is ready: the
+    # SDK would get through by retrying after "connection refused", seconds later.
+    dev.wait_for_endpoint()
 
     queue = QueueClient.from_connection_string(dev.client_string(), "orders")
     with contextlib.suppress(ResourceExistsError):
@@ -186,6 +142,25 @@ def test_something_else_on_the_development_port_is_named_and_other_functions_ser
         stop.set()
         thread.join(5)
         squatter.close()
+
+
+def test_an_endpoint_that_cannot_start_fails_the_apps_storage_at_once(
+    start_host: StartHost, dev: DevAccount, tmp_path: Path
+) -> None:
+    # Something holds the Queue port only: the Blob port looks free, so the app starts an
+    # endpoint, which cannot bind the Queue port and exits.
+    with socket.socket() as holder:
+        holder.bind((dev.address, 10001))
+        holder.listen(1)
+        app = write_app(tmp_path / "app", APP)
+        started = time.monotonic()
+        host = start_host(app, env={"AzureWebJobsStorage": dev.setting})
+        out = host.wait_for_output("did not start", timeout=15)
+        assert time.monotonic() - started < 10  # not the 20 s allowed for a start
+        assert f"{dev.address}:10000/10001" in out and str(dev.data) in out
+        assert "10001" in (dev.data / "endpoint.log").read_text()
+        assert host.client.get("/api/ping").text == "pong"
+        assert dev.endpoint_pid() is None
 
 
 def test_azurite_is_used_when_it_answers_on_the_development_ports(

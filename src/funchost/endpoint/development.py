@@ -18,6 +18,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,15 +78,20 @@ def probe(host: str, port: int = BLOB_PORT, timeout: float = 2.0) -> Found:
     return Found("other")
 
 
-def start_endpoint(host: str, location: Path) -> None:
-    """Start funchost's endpoint for the development account, detached from this process."""
+def start_endpoint(host: str, location: Path) -> subprocess.Popen[bytes]:
+    """Start funchost's endpoint for the development account, detached from this process.
+
+    It is never waited for by the app, yet a thread of this process reaps it when it ends
+    (after its idle time, or at once when another endpoint has the ports): no zombie is left,
+    and a `Popen` dropped while its process runs would warn (ResourceWarning) in every app
+    that starts one, `TestHost` under pytest's `-W error` included."""
     location.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable, "-m", "funchost", "storage", "serve",
         "--host", host, "--location", str(location), "--idle-exit", str(int(IDLE_EXIT)),
     ]  # fmt: skip
     with open(location / "endpoint.log", "ab") as log:
-        subprocess.Popen(
+        process = subprocess.Popen(
             command,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -93,17 +99,25 @@ def start_endpoint(host: str, location: Path) -> None:
             start_new_session=True,
             close_fds=True,
         )
+    threading.Thread(
+        target=process.wait, name=f"funchost-endpoint-{process.pid}", daemon=True
+    ).start()
+    return process
 
 
 def ensure(host: str, location: Path, timeout: float = 20.0) -> Found:
     """What serves the development account on `host`, starting funchost's endpoint when
-    nothing does."""
+    nothing does. If the endpoint started here ends (another one had the ports, or it
+    failed: its log is in `location`), whatever answers then is the answer."""
     found = probe(host)
     if found.kind != "nothing":
         return found
-    start_endpoint(host, location)
+    process = start_endpoint(host, location)
     deadline = time.monotonic() + timeout
     while found.kind == "nothing" and time.monotonic() < deadline:
+        ended = process.returncode is not None
         time.sleep(0.05)
         found = probe(host)
+        if ended:
+            break
     return found
