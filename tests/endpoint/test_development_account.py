@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from azure.core.exceptions import ResourceExistsError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient
 
+from funchost.endpoint import development
 from tests.azurite import Azurite
 from tests.conftest import StartHost, write_app
 from tests.endpoint.devaccount import DevAccount, loopback_address
@@ -142,6 +144,21 @@ def test_something_else_on_the_development_port_is_named_and_other_functions_ser
         stop.set()
         thread.join(5)
         squatter.close()
+
+
+def test_apps_starting_at_once_share_the_one_endpoint_that_binds_the_ports(
+    dev: DevAccount,
+) -> None:
+    # Both find nothing and both start an endpoint: one binds the ports, the other exits.
+    with ThreadPoolExecutor(2) as pool:
+        found = list(pool.map(lambda _: development.ensure(dev.address, dev.data), range(2)))
+    assert found[0] == found[1] == development.Found("funchost", dev.data / "storage.db")
+    log = dev.data / "endpoint.log"
+    eventually(lambda: "Address already in use" in log.read_text(), timeout=20)
+    assert log.read_text().count("Blob   http://") == 1
+    queue = QueueClient.from_connection_string(dev.client_string(), "shared")
+    queue.create_queue()
+    assert queue.get_queue_properties().name == "shared"
 
 
 def test_an_endpoint_that_cannot_start_fails_the_apps_storage_at_once(
