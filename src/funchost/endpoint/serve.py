@@ -144,7 +144,7 @@ def serve(
         with contextlib.suppress(PortInUse):
             table_sock = bind(host, table_port, "Table")
     location.mkdir(parents=True, exist_ok=True)
-    store = SqliteStorage(location / "storage.db")
+    store = SqliteStorage(location / "storage.db", inline=True)
     announce = on_started
 
     def started() -> None:

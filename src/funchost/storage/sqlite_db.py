@@ -173,10 +173,13 @@ def transaction(db: sqlite3.Connection) -> _Transaction:
     return _Transaction(db)
 
 
-def open_store(path: Path) -> sqlite3.Connection:
+def open_store(path: Path, *, inline: bool = False) -> sqlite3.Connection:
     """Connect to the store at `path` (created if missing), in WAL mode, at the current
-    schema version."""
-    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+    schema version. `inline` (funchost.storage.sqlite): usable from any thread, and not
+    waiting for the database lock once open."""
+    db = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=not inline
+    )
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")
@@ -195,6 +198,8 @@ def open_store(path: Path) -> sqlite3.Connection:
             for number in range(_version(db), VERSION):
                 MIGRATIONS[number](db)
             db.execute(f"PRAGMA user_version = {VERSION}")
+    if inline:
+        db.execute("PRAGMA busy_timeout=0")
     return db
 
 
