@@ -8,6 +8,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -159,6 +161,38 @@ def test_apps_starting_at_once_share_the_one_endpoint_that_binds_the_ports(
     queue = QueueClient.from_connection_string(dev.client_string(), "shared")
     queue.create_queue()
     assert queue.get_queue_properties().name == "shared"
+
+
+def test_the_endpoint_serves_while_an_app_uses_the_account_without_requests_then_stops(
+    start_host: StartHost, dev: DevAccount, tmp_path: Path
+) -> None:
+    # The endpoint as an app starts it, but idle for 1 s before it stops instead of 30 min.
+    command = [sys.executable, "-m", "funchost", "storage", "serve", "--host", dev.address,
+               "--location", str(dev.data), "--idle-exit", "1"]  # fmt: skip
+    endpoint = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        dev.wait_for_endpoint()
+        host = start_host(
+            write_app(tmp_path / "app", APP), env={"AzureWebJobsStorage": dev.setting}, wait=False
+        )
+
+        def app_uses_it() -> bool:
+            # A request: it keeps the endpoint up until the app uses the account.
+            assert development.probe(dev.address).kind == "funchost", host.output()
+            return development.in_use(dev.data)
+
+        eventually(app_uses_it, timeout=20, interval=0.2)
+        host.wait_until_ready()
+        # The app uses the store directly: the endpoint sees no request, and serves on.
+        time.sleep(3)
+        assert endpoint.poll() is None
+        assert development.probe(dev.address).kind == "funchost"
+        host.stop()
+        assert endpoint.wait(10) == 0  # no app and no request for its idle time
+    finally:
+        if endpoint.poll() is None:
+            endpoint.terminate()
+            endpoint.wait(10)
 
 
 def test_an_endpoint_that_cannot_start_fails_the_apps_storage_at_once(

@@ -5,16 +5,18 @@ funchost's own endpoint, started once per machine and shared by every app.
 Storage on the development ports, funchost uses it as before (Azurite). If nothing listens
 there, funchost starts its endpoint (`funchost storage serve`) as a process of its own, in a
 session of its own, so it outlives the app that started it: every app of the user then shares
-one account, and apps start and stop in any order. It stops by itself after a while without
-requests. An app on the same machine reads and writes the endpoint's SQLite file directly (its
-path is in every answer of the endpoint, `x-funchost-store`), so its triggers run at the
-embedded store's speed, while the SDK clients of the app and of other tools use the REST
-endpoint. Two apps starting at once may both start an endpoint: one binds the ports, the
-other exits, and both use the one that answers.
+one account, and apps start and stop in any order. An app on the same machine reads and writes
+the endpoint's SQLite file directly (its path is in every answer of the endpoint,
+`x-funchost-store`), so its triggers run at the embedded store's speed, while the SDK clients
+of the app and of other tools use the REST endpoint. The endpoint stops by itself once no app
+uses the account (`AccountUse`) and no request came for a while. Two apps starting at once may
+both start an endpoint: one binds the ports, the other exits, and both use the one that
+answers.
 """
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import subprocess
 import sys
@@ -22,13 +24,16 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 STORE_HEADER = "x-funchost-store"
 BLOB_PORT = 10000
 QUEUE_PORT = 10001
-# How long funchost's endpoint waits without a request before it stops.
+# How long funchost's endpoint waits without a request, and without an app using its account,
+# before it stops.
 IDLE_EXIT = 30 * 60.0
+# In the account's folder: every app using the account holds a shared lock on it.
+APPS_FILE = "apps.lock"
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,38 @@ class Found:
 
     kind: Literal["nothing", "funchost", "azure", "other"]
     store: Path | None = None  # funchost's: the endpoint's SQLite file
+
+
+class AccountUse:
+    """An app's use of the development account in `location`: a shared lock on its
+    `apps.lock`, held until `release` or the app's end, however it ends (kill -9 included).
+
+    Apps use the account's store directly, so the endpoint sees no request from them; yet
+    their own SDK clients and the user's tools need it while they run: it does not stop for
+    idleness while an app holds the account (`in_use`)."""
+
+    def __init__(self, location: Path) -> None:
+        self._file: BinaryIO | None = open(location / APPS_FILE, "ab")  # noqa: SIM115
+        fcntl.flock(self._file.fileno(), fcntl.LOCK_SH)
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # which releases the lock
+            self._file = None
+
+
+def in_use(location: Path) -> bool:
+    """Whether an app holds the development account in `location` (`AccountUse`)."""
+    try:
+        with open(location / APPS_FILE, "ab") as file:
+            try:
+                fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(file.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        pass
+    return False
 
 
 def development_location() -> Path:

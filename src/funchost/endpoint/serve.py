@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
-from funchost.endpoint import blobs, queues
+from funchost.endpoint import blobs, development, queues
 from funchost.endpoint.app import Receive, Scope, Send, StorageApp
 from funchost.endpoint.auth import DEVELOPMENT_ACCOUNT, Account
 from funchost.errors import ConfigError
@@ -156,7 +156,7 @@ def serve(
                 print(f"{service:<6} http://{address}:{port}/{account.name}", flush=True)
             print(f"Data   {location}", flush=True)
         if idle_exit is not None:
-            _stop_when_idle(asyncio.get_running_loop(), server, router, idle_exit)
+            _stop_when_idle(asyncio.get_running_loop(), server, router, idle_exit, location)
 
     apps: dict[int, StorageApp | TableRefusal] = {
         blob_sock.getsockname()[1]: StorageApp("b", store, account, blobs.HANDLERS),
@@ -179,12 +179,22 @@ def serve(
 
 
 def _stop_when_idle(
-    loop: asyncio.AbstractEventLoop, server: HttpServer, router: ServiceRouter, idle: float
+    loop: asyncio.AbstractEventLoop,
+    server: HttpServer,
+    router: ServiceRouter,
+    idle: float,
+    location: Path,
 ) -> None:
-    """Stop `server` once `idle` seconds pass without a request and no connection is open."""
+    """Stop `server` once `idle` seconds pass without a request and without an app using the
+    account in `location` (`development.AccountUse`), and no connection is open."""
+    last_use = time.monotonic()
 
     def check() -> None:
-        quiet = time.monotonic() - router.last_request
+        nonlocal last_use
+        now = time.monotonic()
+        if development.in_use(location):
+            last_use = now
+        quiet = now - max(router.last_request, last_use)
         if quiet >= idle and not server.state.connections:
             server.stop()
             return

@@ -19,6 +19,7 @@ from funchost.storage.base import Storage, StorageError
 from funchost.storage.connections import ConnectionString, resolve_connection
 
 if TYPE_CHECKING:
+    from funchost.endpoint.development import AccountUse
     from funchost.storage.sqlite import SqliteStorage
 
 EMBEDDED_FILE = "storage.db"
@@ -61,6 +62,7 @@ class StorageAccounts:
         self._connections: dict[str | None, ConnectionString | None] = {}
         self._development_places: dict[str, str | None] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self._development_uses: list[AccountUse] = []
 
     @classmethod
     def for_config(cls, config: HostConfig) -> StorageAccounts:
@@ -177,6 +179,8 @@ class StorageAccounts:
         if found.kind == "funchost" and found.store is not None:
             from funchost.storage.sqlite import SqliteStorage
 
+            # Keeps the endpoint serving the SDK clients while this app runs.
+            self._development_uses.append(development.AccountUse(found.store.parent))
             return SqliteStorage(found.store)
         if found.kind == "azure":
             return None
@@ -194,3 +198,5 @@ class StorageAccounts:
         opened, self._open = list(self._open.values()), {}
         for storage in opened:
             await storage.close()
+        for use in self._development_uses:
+            use.release()
