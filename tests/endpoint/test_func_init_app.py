@@ -48,6 +48,8 @@ from tests.stores import eventually
 CONSUMER = APPS / "func_init" / "consumer"
 PRODUCER = APPS / "func_init" / "producer"
 NODE_TOOLS = ("node", "npm", "npx", "azurite")
+# The command as users run it: the console script beside this Python.
+FUNCHOST = str(Path(sys.executable).parent / "funchost")
 
 
 def path_without_node() -> str:
@@ -79,7 +81,7 @@ class FuncInitApps:
         log = self.logs / f"{app.name}-{len(self.running)}.log"
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "funchost", "start", "--port", str(port)],
+                [FUNCHOST, "start", "--port", str(port)],
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 env=env,
