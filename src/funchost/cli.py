@@ -12,6 +12,8 @@ from typing import Any
 from funchost import __version__
 from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig, load_config
 from funchost.errors import ConfigError
+from funchost.settings_commands import add_commands as _settings_commands
+from funchost.settings_commands import run as _settings
 
 
 def _port(text: str) -> int:
@@ -69,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("value")
         sub.add_argument("--app", dest="app_dir", default=".")
     _storage_commands(commands)
+    _settings_commands(commands)
     return parser
 
 
@@ -304,6 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _storage(args)
         if args.command == "storage":
             return _storage_serve(args)
+        if args.command == "settings":
+            return _settings(args)
     except ConfigError as exc:
         print(f"funchost: error: {exc}", file=sys.stderr)
         return 2

@@ -29,14 +29,15 @@ class LocalSettings:
     cors_credentials: bool = False
 
 
-def _as_setting_value(file: str, key: str, value: Any) -> str:
+def as_setting_value(file: str, where: str, value: Any) -> str:
+    """A setting's JSON value as an environment variable's text (`true`/`false`, null as empty)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (str, int, float)):
         return str(value)
     if value is None:
         return ""
-    raise ConfigError(f"{file}: Values.{key} must be a string, found {type(value).__name__}")
+    raise ConfigError(f"{file}: {where} must be a string, found {type(value).__name__}")
 
 
 def read_local_settings(app_dir: Path) -> LocalSettings:
@@ -44,17 +45,13 @@ def read_local_settings(app_dir: Path) -> LocalSettings:
     if not path.is_file():
         return LocalSettings()
     data = read_json_object(path, label=LOCAL_SETTINGS_FILE)
-    if data.get("IsEncrypted") is True:
-        raise ConfigError(
-            f"{LOCAL_SETTINGS_FILE}: IsEncrypted is true, but its values were encrypted with a "
-            "machine key that funchost cannot read; decrypt them with "
-            "'func settings decrypt' or write the values in plain text and set IsEncrypted "
-            "to false"
-        )
     raw_values = data.get("Values") or {}
     if not isinstance(raw_values, dict):
         raise ConfigError(f"{LOCAL_SETTINGS_FILE}: Values must be a JSON object")
-    values = {str(k): _as_setting_value(LOCAL_SETTINGS_FILE, k, v) for k, v in raw_values.items()}
+    values = {
+        str(k): as_setting_value(LOCAL_SETTINGS_FILE, f"Values.{k}", v)
+        for k, v in raw_values.items()
+    }
     raw_cs = data.get("ConnectionStrings") or {}
     if not isinstance(raw_cs, dict):
         raise ConfigError(f"{LOCAL_SETTINGS_FILE}: ConnectionStrings must be a JSON object")
@@ -63,7 +60,11 @@ def read_local_settings(app_dir: Path) -> LocalSettings:
         # Core Tools accepts {"name": "conn"} and {"name": {"ConnectionString": "conn"}}.
         if isinstance(v, dict):
             v = v.get("ConnectionString", "")
-        connection_strings[str(k)] = _as_setting_value(LOCAL_SETTINGS_FILE, k, v)
+        connection_strings[str(k)] = as_setting_value(
+            LOCAL_SETTINGS_FILE, f"ConnectionStrings.{k}", v
+        )
+    if data.get("IsEncrypted") is True:
+        values, connection_strings = _decrypted(app_dir, values, connection_strings)
     host = data.get("Host") or {}
     if not isinstance(host, dict):
         raise ConfigError(f"{LOCAL_SETTINGS_FILE}: Host must be a JSON object")
@@ -86,6 +87,21 @@ def read_local_settings(app_dir: Path) -> LocalSettings:
         local_http_port=port,
         cors=split_origins(cors_raw),
         cors_credentials=bool(host.get("CORSCredentials", False)),
+    )
+
+
+def _decrypted(
+    app_dir: Path, values: dict[str, str], connection_strings: dict[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The values of a file `funchost settings encrypt` encrypted, in plain text."""
+    from funchost.settings_crypto import SettingsCipher, decrypt_settings
+
+    sealed = {f"Values.{k}": v for k, v in values.items()}
+    sealed.update({f"ConnectionStrings.{k}": v for k, v in connection_strings.items()})
+    plain = decrypt_settings(LOCAL_SETTINGS_FILE, sealed, SettingsCipher.for_app(app_dir))
+    return (
+        {k: plain[f"Values.{k}"] for k in values},
+        {k: plain[f"ConnectionStrings.{k}"] for k in connection_strings},
     )
 
 
