@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from funchost.bindings.http import route_template
 from funchost.bindings.kinds import kind_for
 from funchost.config import HostConfig
@@ -10,6 +12,8 @@ from funchost.errors import ConfigError
 from funchost.indexing.index import AppIndex
 from funchost.storage.accounts import StorageAccounts
 
+# The host's warning (Host.Startup) when it has no functions to run.
+NO_FUNCTIONS = "No job functions found."
 ALL_METHODS = ("GET", "POST", "DELETE", "HEAD", "PATCH", "PUT", "OPTIONS")
 
 
@@ -23,7 +27,8 @@ def base_url(config: HostConfig) -> str:
 def render_banner(
     config: HostConfig, index: AppIndex, storage_endpoint: EndpointSockets | None = None
 ) -> str:
-    lines = ["", "Functions:", ""]
+    # As Core Tools: no "Functions:" heading without functions (the host says so in its log).
+    lines = ["", "Functions:", ""] if index.functions else [""]
     url = base_url(config)
     for spec in index.functions:
         if spec.is_http:
@@ -34,9 +39,6 @@ def render_banner(
             target = spec.trigger.type
         suffix = " (disabled)" if spec.disabled else ""
         lines.append(f"\t{spec.name}: {target}{suffix}")
-        lines.append("")
-    if not index.functions:
-        lines.append("\tNo functions loaded.")
         lines.append("")
     places = storage_places(config, index)
     if storage_endpoint is not None:
@@ -51,6 +53,15 @@ def render_banner(
             lines.append(f"\t{failed.name} ({failed.file}): {failed.reason}")
             lines.append("")
     return "\n".join(lines)
+
+
+def show_banner(
+    config: HostConfig, index: AppIndex, storage_endpoint: EndpointSockets | None = None
+) -> None:
+    """Print the banner; with no functions, log the host's start-up warning as the host does."""
+    print(render_banner(config, index, storage_endpoint), flush=True)
+    if not index.functions:
+        logging.getLogger("funchost.host").warning(NO_FUNCTIONS)
 
 
 def storage_places(config: HostConfig, index: AppIndex) -> list[str]:

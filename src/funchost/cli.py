@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from funchost import __version__
+from funchost import scaffold
 from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig, load_config
 from funchost.errors import ConfigError
+from funchost.scaffold.version import VersionAction
 from funchost.settings_commands import add_commands as _settings_commands
 from funchost.settings_commands import run as _settings
 
@@ -30,8 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="funchost", description="Run Azure Functions Python apps without Core Tools."
     )
-    parser.add_argument("--version", action="version", version=f"funchost {__version__}")
+    parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
+    scaffold.add_commands(commands)
 
     start = commands.add_parser("start", help="run the development host (like 'func start')")
     start.add_argument("app_dir", nargs="?", default=".")
@@ -307,6 +309,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _storage(args)
         if args.command == "storage":
             return _storage_serve(args)
+        if args.command in scaffold.COMMANDS:
+            return scaffold.run(args)
         if args.command == "settings":
             return _settings(args)
     except ConfigError as exc:

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from funchost.asgi import create_app
-from funchost.banner import render_banner
+from funchost.banner import show_banner
 from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig
 from funchost.dispatch import HandedConnections
 from funchost.endpoint.embedded import EndpointSockets
@@ -38,7 +38,7 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     if banner:
         endpoint = app.host.storage_endpoint
         sockets = endpoint.sockets if endpoint is not None else None
-        print(render_banner(config, app.host.index, sockets), flush=True)
+        show_banner(config, app.host.index, sockets)
     server = HttpServer(
         app,
         respond=app.respond if link is None else link.counting(app.respond),
@@ -85,7 +85,7 @@ def _run_workers(config: HostConfig, worker_args: Sequence[str]) -> int:
     )
     # Every worker serves the storage endpoint on the same two sockets.
     sockets = EndpointSockets.for_host(config.settings, config.connection_strings, False)
-    print(render_banner(config, index_app(config), sockets), flush=True)
+    show_banner(config, index_app(config), sockets)
     sock = listening_socket(config.host, config.port)
     passed = sockets.environment() if sockets is not None else NOTHING_PASSED
     return WorkerPool(worker_args, config.workers, sock, passed).run()

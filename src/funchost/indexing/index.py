@@ -13,7 +13,6 @@ from typing import Any
 
 from funchost.bindings.kinds import binding_problem
 from funchost.config import HostConfig
-from funchost.errors import ConfigError
 from funchost.indexing.loader import install_app_package, prepare_sys_path
 from funchost.indexing.spec import FailedFunction, FunctionSpec
 from funchost.indexing.v1 import function_folders, read_v1_function
@@ -66,10 +65,9 @@ def index_app(config: HostConfig) -> AppIndex:
             if not wanted or folder.name.lower() in wanted
         ]
     else:
-        raise ConfigError(
-            f"{app_dir}: no functions found: expected {script} (v2 model) or function folders "
-            "holding function.json (v1 model)"
-        )
+        # No functions yet (a new app): the host starts, says so and answers its admin API.
+        index = AppIndex(model="v1")
+        results = []
     for item in results:
         if isinstance(item, FunctionSpec) and not item.disabled:
             problem = binding_problem(item, config.settings, config.connection_strings)
