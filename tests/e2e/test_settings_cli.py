@@ -267,3 +267,19 @@ def test_start_serves_an_app_whose_settings_are_encrypted(
     host = start_host(app, "--no-reload")
     assert host.client.get("/api/token").text == "s3cret-token"
     assert "s3cret-token" not in host.output()
+
+
+def test_a_plain_value_in_an_encrypted_file_is_named(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    app = write_app(tmp_path / "app", {SETTINGS: COMMENTED, "function_app.py": "x = 1\n"})
+    ok(settings(app, "encrypt", env=host_env))
+    text = (app / SETTINGS).read_text()
+    (app / SETTINGS).write_text(text.replace('"Values": {', '"Values": {"HAND": "typed",', 1))
+    line = error_line(run_cli("start", str(app), "--port", str(free_port()), env=host_env))
+    assert line == (
+        "funchost: error: local.settings.json: IsEncrypted is true, but Values.HAND is not "
+        "encrypted; set it with 'funchost settings add', or delete it"
+    )
+    ok(settings(app, "delete", "HAND", env=host_env))
+    assert "      Value: s3cret-token\n" in ok(settings(app, "list", "-a", env=host_env))
