@@ -21,6 +21,7 @@ from funchost.bindings.runtime import BindingRuntime, FunctionBindings, Listener
 from funchost.bindings.triggers import admin_event
 from funchost.config import DEVELOPMENT, HostConfig
 from funchost.endpoint.embedded import EmbeddedEndpoint, EndpointSockets
+from funchost.errors import ConfigError
 from funchost.indexing.index import AppIndex, index_app
 from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation import extensions
@@ -103,6 +104,7 @@ class Host:
         app = self.index.function_app
         if isinstance(app, func.AsgiFunctionApp):
             app.startup_task_done = True
+        self._open_development_account()
         for spec in self.index.enabled:
             kind = kind_for(spec.trigger.type)
             listener = kind.listener(self.runtime, spec) if kind is not None else None
@@ -137,6 +139,35 @@ class Host:
             await self.storage_endpoint.stop()
         await self.accounts.close()
         self.state = "Stopped"
+
+    def _open_development_account(self) -> None:
+        """Open the development account (`UseDevelopmentStorage=true`) in the background now,
+        starting funchost's endpoint for it if nothing answers, rather than when a binding
+        first uses it: the app's own SDK clients (an HTTP function's, an output-only app's)
+        find the account served from the start."""
+        if self.accounts.development_dir is None:
+            return
+        names: set[str | None] = {None}
+        for spec in self.index.enabled:
+            for binding in spec.bindings:
+                kind = kind_for(binding.type)
+                if kind is not None and kind.uses_storage:
+                    names.add(binding.get("connection"))
+        for name in names:
+            try:
+                connection = self.accounts.connection(name)
+            except ConfigError:
+                continue  # the function is reported as failed with the reason
+            if connection is not None and connection.development_host is not None:
+                task = asyncio.get_running_loop().create_task(self._open_quietly(name))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+
+    async def _open_quietly(self, name: str | None) -> None:
+        try:
+            await self.accounts.get(name)
+        except Exception as exc:  # the bindings that use it report it
+            logger.debug("The development account did not open at start: %s", exc)
 
     def _find_asgi_middlewares(self) -> list[Any]:
         """The ASGI apps whose lifespan the host runs: AsgiFunctionApp's, and v1 module-level

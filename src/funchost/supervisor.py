@@ -72,8 +72,12 @@ def inherited_socket() -> socket.socket | None:
 def _spawn(
     args: Sequence[str], env: Mapping[str, str], fds: Sequence[int]
 ) -> subprocess.Popen[bytes]:
-    """`python -m funchost ARGS` with `env` added and the descriptors `fds` inherited."""
-    command = [sys.executable, "-m", "funchost", *args]
+    """`python -P -m funchost ARGS` with `env` added and the descriptors `fds` inherited.
+
+    `-P`: the current folder (often the app's) does not go first on `sys.path`, where an app's
+    `queue.py` or `logging.py` would take the place of the standard module the host imports.
+    """
+    command = [sys.executable, "-P", "-m", "funchost", *args]
     return subprocess.Popen(command, env={**os.environ, **env}, pass_fds=fds)
 
 

@@ -78,3 +78,18 @@ def test_app_modules_import_when_launched_from_the_app_folder(
     hosts.append(host)
     host.wait_until_ready()
     assert host.client.get("/api/Local").text == "from-app"
+
+
+@pytest.mark.parametrize(
+    "args", [["start"], ["start", "--no-reload"]], ids=["start-reload", "start-no-reload"]
+)
+def test_an_app_module_named_like_a_standard_one_does_not_replace_it_for_the_host(
+    args: list[str], tmp_path: Path, host_env: dict[str, str], hosts: list[RunningHost]
+) -> None:
+    app = _app(tmp_path / "app")
+    (app / "queue.py").write_text("raise RuntimeError('the app queue.py replaced queue')\n")
+    host = _launch_from(app, ".", args, host_env, tmp_path / "host.log")
+    hosts.append(host)
+    host.wait_until_ready()
+    assert host.client.get("/api/Local").text == "from-app"
+    assert "replaced queue" not in host.output()

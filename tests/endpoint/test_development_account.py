@@ -236,3 +236,35 @@ def test_azurite_is_used_when_it_answers_on_the_development_ports(
         host.stop()
     finally:
         azurite.stop()
+
+
+def test_an_http_only_app_gets_the_endpoint_at_start_for_its_own_sdk_clients(
+    start_host: StartHost, dev: DevAccount, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "function_app.py": (
+                "import os\n"
+                "import azure.functions as func\n"
+                "from azure.storage.queue import QueueServiceClient\n"
+                "app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n"
+                "@app.route(route='queues')\n"
+                "def queues(req: func.HttpRequest) -> str:\n"
+                "    client = QueueServiceClient.from_connection_string(\n"
+                "        os.environ['FUNCHOST_TEST_CLIENT'], retry_total=0\n"
+                "    )\n"
+                "    client.create_queue('made-by-the-app')\n"
+                "    return ','.join(q.name for q in client.list_queues())\n"
+            )
+        },
+    )
+    # No storage binding opens the account: the host starts its endpoint all the same, at once,
+    # so the app's first SDK call (no retries) gets through.
+    host = start_host(
+        app,
+        env={"AzureWebJobsStorage": dev.setting, "FUNCHOST_TEST_CLIENT": dev.client_string()},
+    )
+    dev.wait_for_endpoint(timeout=10)
+    eventually(lambda: development.probe(dev.address).kind == "funchost", timeout=10)
+    assert host.client.get("/api/queues").text == "made-by-the-app"

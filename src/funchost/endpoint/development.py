@@ -124,7 +124,7 @@ def start_endpoint(host: str, location: Path) -> subprocess.Popen[bytes]:
     that starts one, `TestHost` under pytest's `-W error` included."""
     location.mkdir(parents=True, exist_ok=True)
     command = [
-        sys.executable, "-m", "funchost", "storage", "serve",
+        sys.executable, "-P", "-m", "funchost", "storage", "serve",
         "--host", host, "--location", str(location), "--idle-exit", str(int(IDLE_EXIT)),
     ]  # fmt: skip
     with open(location / "endpoint.log", "ab") as log:

@@ -107,13 +107,15 @@ def bind(host: str, port: int, service: str) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        # With SO_REUSEADDR, two endpoints starting at once may both bind: the second one's
+        # listen() fails, and it is the same answer.
+        sock.listen(2048)
     except OSError as exc:
         sock.close()
         raise PortInUse(
             f"cannot serve the {service} endpoint on {host}:{port}: {exc.strerror}. Stop what "
             f"listens there (Azurite?) or choose another port with --{service.lower()}-port."
         ) from None
-    sock.listen(2048)
     sock.setblocking(False)
     return sock
 

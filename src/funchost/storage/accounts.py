@@ -185,13 +185,19 @@ class StorageAccounts:
         if found.kind == "azure":
             return None
         if found.kind == "nothing":
-            reason = f"funchost's storage endpoint did not start (its log: {location})"
+            reason = (
+                "funchost's storage endpoint did not start (its log: "
+                f"{location / 'endpoint.log'}). Free ports 10000 and 10001, start Azurite there"
+            )
         else:
-            reason = "something that is not Azure Storage listens on port 10000"
+            reason = (
+                "something that is not Azure Storage listens on port 10000. Stop it, start "
+                "Azurite there"
+            )
         raise StorageUnavailable(
             f"Cannot use the development account in setting '{connection.setting}' on "
-            f"{host}:10000/10001: {reason}. Stop it, start Azurite there, or set "
-            f'{connection.setting} to "" to use the app\'s embedded store.'
+            f'{host}:10000/10001: {reason}, or set {connection.setting} to "" to use the '
+            "app's embedded store."
         )
 
     async def close(self) -> None:
