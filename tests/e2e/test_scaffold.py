@@ -145,6 +145,10 @@ def test_bad_init_arguments_are_refused_in_one_line(
     model = run_cli("init", "-m", "v3", env=host_env, cwd=tmp_path)
     usage_error(model, "init", "argument --model/-m: invalid model 'v3' (choose from 'v1', 'v2')")
     assert list(tmp_path.iterdir()) == []
+    (tmp_path / "taken").write_text("a file")
+    on_a_file = run_cli("init", "taken", env=host_env, cwd=tmp_path)
+    assert on_a_file.returncode == 2
+    assert on_a_file.stderr == f"funchost: error: File exists: {tmp_path / 'taken'}\n"
 
 
 # -- templates, new ----------------------------------------------------------------------------

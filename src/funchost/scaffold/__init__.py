@@ -11,6 +11,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from funchost.errors import ConfigError
+
 COMMANDS = frozenset({"init", "templates", "new"})
 RUNTIME = "python"
 
@@ -107,10 +109,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {template.name}{also}")
         return 0
     parser: argparse.ArgumentParser = args.scaffold_parser
+    try:
+        return _create(args, parser)
+    except OSError as exc:  # a folder that is a file, no permission, a full disk
+        raise ConfigError(f"{exc.strerror or exc}: {exc.filename}") from None
+
+
+def _create(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.command == "init":
         from funchost.scaffold.project import init_project
 
-        init_project(Path(args.app_dir), args.model, args.docker)
+        init_project(Path(args.app_dir).resolve(), args.model, args.docker)
         return 0
     from funchost.scaffold.new import UnusableName, new_function
     from funchost.scaffold.templates import DEFAULT_AUTH_LEVEL
