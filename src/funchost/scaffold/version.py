@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 from collections.abc import Sequence
-from importlib import metadata
 from typing import Any
 
 from funchost import __version__
 
 
 def version_text() -> str:
+    # Imported here: every funchost command builds the parser, few ask for the version.
+    import platform
+    from importlib import metadata
+
     try:
         library = metadata.version("azure-functions")
     except metadata.PackageNotFoundError:
