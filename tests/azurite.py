@@ -19,7 +19,7 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 ACCOUNT = "devstoreaccount1"
 
 
-def _free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """Distinct free ports (all bound at once, so none is handed out twice)."""
     sockets = [socket.socket() for _ in range(count)]
     try:
@@ -29,6 +29,28 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
+
+
+def development_connection_string(host: str, blob_port: int, queue_port: int) -> str:
+    """The development account's connection string for Blob and Queue endpoints on `host`."""
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
+        f"BlobEndpoint=http://{host}:{blob_port}/{ACCOUNT};"
+        f"QueueEndpoint=http://{host}:{queue_port}/{ACCOUNT};"
+    )
+
+
+def clear_account(connection_string: str) -> None:
+    """Delete every queue and container of the account, with the official SDKs."""
+    from azure.storage.blob import BlobServiceClient
+    from azure.storage.queue import QueueServiceClient
+
+    queues = QueueServiceClient.from_connection_string(connection_string)
+    for q in queues.list_queues():
+        queues.delete_queue(q.name)
+    blobs = BlobServiceClient.from_connection_string(connection_string)
+    for c in blobs.list_containers():
+        blobs.delete_container(c.name)
 
 
 class Azurite:
@@ -56,7 +78,7 @@ class Azurite:
                     raise
 
     def _start(self, binary: str, workdir: Path) -> None:
-        self.blob_port, self.queue_port, table_port = _free_ports(3)
+        self.blob_port, self.queue_port, table_port = free_ports(3)
         if self.ports is not None:
             self.blob_port, self.queue_port = self.ports
         with open(self.log_path, "wb") as log:
@@ -95,23 +117,11 @@ class Azurite:
 
     @property
     def connection_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://{self.host}:{self.blob_port}/{ACCOUNT};"
-            f"QueueEndpoint=http://{self.host}:{self.queue_port}/{ACCOUNT};"
-        )
+        return development_connection_string(self.host, self.blob_port, self.queue_port)
 
     def clear(self) -> None:
         """Delete every queue and container, so each test starts from an empty account."""
-        from azure.storage.blob import BlobServiceClient
-        from azure.storage.queue import QueueServiceClient
-
-        queues = QueueServiceClient.from_connection_string(self.connection_string)
-        for q in queues.list_queues():
-            queues.delete_queue(q.name)
-        blobs = BlobServiceClient.from_connection_string(self.connection_string)
-        for c in blobs.list_containers():
-            blobs.delete_container(c.name)
+        clear_account(self.connection_string)
 
     def stop(self) -> None:
         if self.proc.poll() is None:

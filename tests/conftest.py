@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.azurite import Azurite
+from tests.endpoint_server import Endpoint
 from tests.stores import Backend
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -207,10 +208,34 @@ def azurite(azurite_server: Azurite) -> Azurite:
     return azurite_server
 
 
-@pytest.fixture(params=["embedded", "azurite"])
+@pytest.fixture(scope="session")
+def storage_endpoint_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Endpoint]:
+    """One `funchost storage serve` for the whole session, on free ports, data in a temp folder."""
+    server = Endpoint(tmp_path_factory.mktemp("storage-endpoint"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def storage_endpoint(storage_endpoint_server: Endpoint) -> Endpoint:
+    """The session's storage endpoint with every queue and container deleted."""
+    storage_endpoint_server.clear()
+    return storage_endpoint_server
+
+
+# The Azure backend's servers, by `backend` parameter: each gives the test a cleared account.
+AZURE_SERVERS = {"azurite": "azurite", "endpoint": "storage_endpoint"}
+
+
+@pytest.fixture(params=["embedded", *AZURE_SERVERS])
 def backend(request: pytest.FixtureRequest, host_env: dict[str, str]) -> Iterator[Backend]:
-    """Each storage backend in turn: the embedded store, and Azure Storage on Azurite."""
-    azurite = request.getfixturevalue("azurite") if request.param == "azurite" else None
-    b = Backend(request.param, azurite, Path(host_env["FUNCHOST_STATE_DIR"]))
+    """Each storage backend in turn: the embedded store, and Azure Storage (the Azure SDKs)
+    on Azurite and on funchost's own storage endpoint (`funchost storage serve`)."""
+    server = (
+        request.getfixturevalue(AZURE_SERVERS[request.param])
+        if request.param in AZURE_SERVERS
+        else None
+    )
+    b = Backend(request.param, server, Path(host_env["FUNCHOST_STATE_DIR"]))
     yield b
     b.close()

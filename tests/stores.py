@@ -1,5 +1,6 @@
-"""The two storage backends as the end-to-end tests see them: the settings that point a host
-at one, and a synchronous client to put messages and blobs in and read them back."""
+"""The storage backends as the end-to-end tests see them (the embedded store, and Azure Storage
+on Azurite or on funchost's storage endpoint): the settings that point a host at one, and a
+synchronous client to put messages and blobs in and read them back."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ import shutil
 import time
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from funchost.storage.accounts import embedded_path
 from funchost.storage.base import Storage
 from funchost.storage.connections import parse_connection_string
 from funchost.storage.sqlite import SqliteStorage
-from tests.azurite import Azurite
 
 T = TypeVar("T")
 
@@ -86,18 +86,26 @@ class StoreClient:
         self.loop.close()
 
 
-class Backend:
-    """A backend for a test: `settings` for the host, `client()` for the test."""
+class AzureServer(Protocol):
+    """An Azure Storage account the tests run on (Azurite, funchost's storage endpoint)."""
 
-    def __init__(self, name: str, azurite: Azurite | None, state_dir: Path) -> None:
+    @property
+    def connection_string(self) -> str: ...
+
+
+class Backend:
+    """A backend for a test: `settings` for the host, `client()` for the test. `server` is the
+    Azure Storage the hosts use, or None for the embedded store."""
+
+    def __init__(self, name: str, server: AzureServer | None, state_dir: Path) -> None:
         self.name = name
-        self.azurite = azurite
+        self.server = server
         self.state_dir = state_dir  # the hosts' FUNCHOST_STATE_DIR: where the embedded store is
         self._clients: list[StoreClient] = []
 
     @property
     def connection_string(self) -> str:
-        return self.azurite.connection_string if self.azurite is not None else ""
+        return self.server.connection_string if self.server is not None else ""
 
     @property
     def settings(self) -> dict[str, str]:
@@ -105,7 +113,7 @@ class Backend:
 
     def client(self, app_dir: Path, encoding: str = "base64") -> StoreClient:
         """A client of the storage the hosts of `app_dir` use."""
-        if self.azurite is None:
+        if self.server is None:
             storage: Storage = SqliteStorage(embedded_path(self.state_dir))
         else:
             from funchost.storage.azure import AzureStorage

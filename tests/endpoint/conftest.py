@@ -1,30 +1,27 @@
 """funchost's storage endpoint for the tests, in a process of its own, beside Azurite.
 
-The differential tests (test_blob_service.py, test_queue_service.py) also run in a child pytest
-(test_sdk_versions.py) with the older SDKs of tests/endpoint/sdk-2022.txt first on the path, or
-with every request carrying a future `x-ms-version`; two environment variables say which.
+The endpoint's process is tests/endpoint_server.py's `Endpoint`. The differential tests
+(test_blob_service.py, test_queue_service.py) also run in a child pytest (test_sdk_versions.py)
+with the older SDKs of tests/endpoint/sdk-2022.txt first on the path, or with every request
+carrying a future `x-ms-version`; two environment variables say which.
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from azure.core.exceptions import HttpResponseError
 from azure.core.pipeline import PipelineRequest, PipelineResponse
 
-from tests.azurite import ACCOUNT
-from tests.conftest import free_port
+from tests.endpoint_server import Endpoint
 
 ROOT = Path(__file__).resolve().parent.parent.parent
+
 # Set by test_sdk_versions.py for its child pytest: the `name==version` pins the child must have
 # imported, and the `x-ms-version` every SDK client of the differential tests must send.
 PINNED_SDKS_VARIABLE = "FUNCHOST_TEST_STORAGE_SDKS"
@@ -34,54 +31,6 @@ API_VERSION_VARIABLE = "FUNCHOST_TEST_X_MS_VERSION"
 def code(error: HttpResponseError) -> str | None:
     """The storage error code the SDK read from the answer."""
     return getattr(error, "error_code", None)
-
-
-class Endpoint:
-    """funchost's storage endpoint in a process of its own, stopped by its PID."""
-
-    def __init__(self, location: Path, ports: tuple[int, int, int] | None = None) -> None:
-        self.blob_port, self.queue_port, self.table_port = ports or (
-            free_port(),
-            free_port(),
-            free_port(),
-        )
-        location.mkdir(parents=True, exist_ok=True)
-        self.log = location / "endpoint.log"
-        command = [
-            sys.executable, "-m", "funchost", "storage", "serve",
-            "--blob-port", str(self.blob_port), "--queue-port", str(self.queue_port),
-            "--table-port", str(self.table_port),
-            "--location", str(location),
-        ]  # fmt: skip
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{self.queue_port}/", timeout=1)
-                return
-            except httpx.TransportError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    output = self.log.read_text()
-                    raise RuntimeError(f"the endpoint did not start:\n{output}") from None
-                time.sleep(0.05)
-
-    @property
-    def blob_url(self) -> str:
-        return f"http://127.0.0.1:{self.blob_port}/{ACCOUNT}"
-
-    @property
-    def queue_url(self) -> str:
-        return f"http://127.0.0.1:{self.queue_port}/{ACCOUNT}"
-
-    def stop(self) -> int:
-        self.proc.terminate()
-        try:
-            return self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            return self.proc.wait()
 
 
 @pytest.fixture(scope="module")

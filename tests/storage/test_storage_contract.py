@@ -1,7 +1,8 @@
 """The storage interface's semantics, checked on every backend the same way.
 
 The embedded backend runs on a real SQLite file in the test's folder, the Azure backend on a
-real Azurite started by the tests.
+real Azurite and on funchost's own storage endpoint (`funchost storage serve`), both started by
+the tests.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from funchost.storage.base import (
 )
 from funchost.storage.connections import parse_connection_string
 from funchost.storage.sqlite import SqliteStorage
-from tests.azurite import Azurite
+from tests.conftest import AZURE_SERVERS
+from tests.stores import AzureServer
 
 T = TypeVar("T")
 
@@ -53,13 +55,13 @@ class Backend:
         self.loop.close()
 
 
-@pytest.fixture(params=["embedded", "azurite"])
+@pytest.fixture(params=["embedded", *AZURE_SERVERS])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param == "embedded":
         b = Backend(SqliteStorage(tmp_path / "store.db"), unit=0.3, lease=0.5)
     else:
-        azurite: Azurite = request.getfixturevalue("azurite")
-        connection = parse_connection_string("AzureWebJobsStorage", azurite.connection_string)
+        server: AzureServer = request.getfixturevalue(AZURE_SERVERS[request.param])
+        connection = parse_connection_string("AzureWebJobsStorage", server.connection_string)
         b = Backend(AzureStorage(connection), unit=1.0, lease=15)
     yield b
     b.close()
