@@ -13,6 +13,8 @@ names kept as sent, since Azure keeps the case of metadata names.
 
 from __future__ import annotations
 
+import functools
+import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, MutableMapping
@@ -131,7 +133,7 @@ class StorageApp:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
-        request_id = str(uuid.uuid4())
+        request_id = _request_ids.next()
         headers = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in scope["headers"]]
         lowered: dict[str, str] = {}
         for name, value in headers:
@@ -262,7 +264,29 @@ async def _lifespan(receive: Receive, send: Send) -> None:
 
 def http_date(moment: datetime) -> str:
     """RFC 1123, as Azure writes times in headers and queue XML."""
-    return moment.astimezone(UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+    return _http_date_at(int(moment.timestamp()))
+
+
+@functools.lru_cache(maxsize=512)
+def _http_date_at(second: int) -> str:
+    # A reply names a few times, mostly the current second: each is formatted once.
+    return datetime.fromtimestamp(second, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+class _RequestIds:
+    """Request ids as Azure writes them (a UUID's form), unique in this process: a random
+    prefix drawn at start and a counter, instead of 16 random bytes asked of the kernel per
+    request."""
+
+    def __init__(self) -> None:
+        self.prefix = str(uuid.uuid4())[:24]
+        self.counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFFFFFF:012x}"
+
+
+_request_ids = _RequestIds()
 
 
 __all__ = ["Call", "Handler", "Reply", "StorageApp", "errors", "http_date"]

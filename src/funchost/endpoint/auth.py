@@ -17,6 +17,7 @@ own `sv`.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import ipaddress
@@ -123,6 +124,7 @@ _PRIMARY_RANK = {c: i + 1 for i, c in enumerate(_PRIMARY)}
 _SECONDARY_RANK = {"'": 1, "-": 2}
 
 
+@functools.lru_cache(maxsize=1024)  # clients send the same few names with every request
 def header_order(name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     """The sort key of a header name in Azure's collation."""
     lowered = name.lower()

@@ -419,7 +419,10 @@ async def get_blob(call: Call) -> Reply:
     headers = _blob_headers(info)
     content_type = info.content_type or "application/octet-stream"
     wanted = _range(call)
+    at_hand = pieces[0].data if len(pieces) == 1 else None  # a small blob's bytes, read
     if wanted is None:
+        if at_hand is not None:
+            return Reply(200, headers, at_hand, content_type)
         stream = call.store.read_pieces(pieces)
         return Reply(200, headers, content_type=content_type, stream=stream, length=info.length)
     start, end = wanted
@@ -441,6 +444,8 @@ async def get_blob(call: Call) -> Reply:
     headers = [(n, v) for n, v in headers if n != "content-md5"]
     if info.headers.get("content-md5"):
         headers.append(("x-ms-blob-content-md5", info.headers["content-md5"]))
+    if at_hand is not None:
+        return Reply(206, headers, at_hand[start : last + 1], content_type)
     stream = call.store.read_pieces(pieces, start, last + 1)
     return Reply(206, headers, content_type=content_type, stream=stream, length=last - start + 1)
 
