@@ -59,14 +59,22 @@ def _auth_level(text: str) -> str:
 def add_commands(commands: Any) -> None:
     """Add `init`, `templates` and `new` to funchost's subcommands."""
     init = commands.add_parser("init", help="create a new function app (like 'func init')")
-    init.add_argument("app_dir", nargs="?", default=".", metavar="DIR", help="(default: .)")
     init.add_argument(
-        "--model", "-m", type=_model, default="v2", help="v1 (function.json) or v2 (default)"
+        "app_dir", nargs="?", default=".", metavar="DIR", help="the app folder (default: .)"
+    )
+    init.add_argument(
+        "--model",
+        "-m",
+        type=_model,
+        default="v2",
+        metavar="{v1,v2}",
+        help="v1 (function.json) or v2 (decorators, the default)",
     )
     init.add_argument(
         "--worker-runtime",
         type=_runtime,
         default=RUNTIME,
+        metavar="python",
         help="accepted for Core Tools' sake: python is the only one",
     )
     init.add_argument("--docker", action="store_true", help="add a Dockerfile and .dockerignore")
@@ -86,6 +94,7 @@ def add_commands(commands: Any) -> None:
         dest="auth_level",
         type=_auth_level,
         default=None,
+        metavar="LEVEL",
         help="HTTP trigger only: anonymous, function (default) or admin",
     )
     new.add_argument(
@@ -95,7 +104,9 @@ def add_commands(commands: Any) -> None:
         metavar="MODULE",
         help="v2: put the function in this blueprint module, registered in function_app.py",
     )
-    new.add_argument("--app", dest="app_dir", default=".", help="the app folder (default: .)")
+    new.add_argument(
+        "--app", dest="app_dir", default=".", metavar="DIR", help="the app folder (default: .)"
+    )
     new.set_defaults(scaffold_parser=new)
 
 
