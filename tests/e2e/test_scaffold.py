@@ -260,18 +260,20 @@ def test_new_with_file_writes_a_blueprint_registered_once(
     start_host: StartHost, host_env: dict[str, str], tmp_path: Path
 ) -> None:
     cli("init", ".", env=host_env, cwd=tmp_path)
-    for name in ("one", "two"):
-        cli(
-            "new",
-            "-t",
-            "HTTP trigger",
-            "-n",
-            name,
-            "--file",
-            "routes.py",
-            env=host_env,
-            cwd=tmp_path,
-        )
+    cli("new", "-t", "HTTP trigger", "-n", "one", "--file", "routes.py", env=host_env, cwd=tmp_path)
+    cli(
+        "new",
+        "-l",
+        "Python",
+        "-t",
+        "HTTP trigger",
+        "-n",
+        "two",
+        "-f",
+        "routes",
+        env=host_env,
+        cwd=tmp_path,
+    )
     app_text = (tmp_path / "function_app.py").read_text()
     assert app_text.count("import routes\n") == 1
     assert app_text.count("app.register_functions(routes.bp)\n") == 1
@@ -337,11 +339,19 @@ def test_bad_new_arguments_are_refused_in_one_line(
         ),
         (
             ["-t", "HTTP trigger", "-n", "x", "--file", "my-routes"],
-            "argument --file: invalid module name 'my-routes': use a Python name",
+            "argument --file/-f: invalid module name 'my-routes': use a Python name",
         ),
     ]
     for args, line in cases:
         usage_error(run_cli("new", *args, env=host_env, cwd=tmp_path), "new", line)
+    language = run_cli(
+        "new", "-l", "node", "-t", "HTTP trigger", "-n", "x", env=host_env, cwd=tmp_path
+    )
+    usage_error(
+        language,
+        "new",
+        "argument --language/-l: unsupported language 'node': funchost runs Python function apps only",
+    )
     missing = run_cli("new", "-t", "HTTP trigger", env=host_env, cwd=tmp_path)
     assert missing.returncode == 2
     assert "the following arguments are required: --name/-n" in missing.stderr

@@ -34,6 +34,14 @@ def _runtime(text: str) -> str:
     return RUNTIME
 
 
+def _language(text: str) -> str:
+    if text.strip().lower() != RUNTIME:
+        raise argparse.ArgumentTypeError(
+            f"unsupported language {text!r}: funchost runs Python function apps only"
+        )
+    return RUNTIME
+
+
 def _template(text: str) -> Any:
     from funchost.scaffold.templates import find_template
 
@@ -98,7 +106,16 @@ def add_commands(commands: Any) -> None:
         help="HTTP trigger only: anonymous, function (default) or admin",
     )
     new.add_argument(
+        "--language",
+        "-l",
+        type=_language,
+        default=RUNTIME,
+        metavar="python",
+        help="accepted for Core Tools' sake: Python is the only one",
+    )
+    new.add_argument(
         "--file",
+        "-f",
         dest="module",
         default=None,
         metavar="MODULE",
@@ -149,6 +166,6 @@ def _create(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
             args.module,
         )
     except UnusableName as exc:
-        option = {"name": "--name/-n", "file": "--file"}[exc.option]
+        option = {"name": "--name/-n", "file": "--file/-f"}[exc.option]
         parser.error(f"argument {option}: {exc}")
     return 0
