@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import base64
 import functools
-import hashlib
 import hmac
 import ipaddress
 from collections.abc import Mapping, Sequence
@@ -79,7 +78,7 @@ class SignedRequest:
 
 
 def sign(key: bytes, text: str) -> str:
-    digest = hmac.new(key, text.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.digest(key, text.encode("utf-8"), "sha256")
     return base64.b64encode(digest).decode("ascii")
 
 

@@ -10,6 +10,7 @@ must present; expired messages are never returned.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 import uuid
@@ -126,8 +127,9 @@ def send(
     """Add a message, visible after `visibility_delay` seconds, expiring after `ttl` seconds
     (None: never)."""
     now = time.time()
-    message_id = str(uuid.uuid4())
-    receipt = uuid.uuid4().hex  # Azure's answer to a put carries one: it may update or delete
+    random = os.urandom(32)
+    message_id = str(uuid.UUID(bytes=random[:16], version=4))
+    receipt = random[16:].hex()  # Azure's answer to a put carries one: it may update or delete
     expires = NEVER if ttl is None else now + ttl
     with transaction(db):
         require(db, queue)
