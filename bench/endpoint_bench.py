@@ -379,6 +379,18 @@ def worker_main() -> int:
     return 0
 
 
+def machine_ticks() -> tuple[int, int]:
+    """All CPUs' ticks so far, and those idle (idle + iowait), from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    return sum(values), values[3] + values[4]
+
+
+def idle_fraction(before: tuple[int, int]) -> float:
+    total, idle = machine_ticks()
+    return (idle - before[1]) / max(total - before[0], 1)
+
+
 def concurrent(storage: Storage, total: int, log_dir: Path) -> dict[str, Any]:
     """WORKERS processes x THREADS threads, each kind of operation in turn, `total` per kind."""
     clients = WORKERS * THREADS
@@ -413,6 +425,8 @@ def concurrent(storage: Storage, total: int, log_dir: Path) -> dict[str, Any]:
                 raise h.BenchError(f"a client process did not start; logs in {log_dir}")
         for op in OPS:
             ticks0 = storage.cpu_ticks()
+            client_ticks0 = sum(process_ticks(proc.pid) for proc in procs)
+            idle0 = machine_ticks()
             for proc in procs:
                 assert proc.stdin is not None
                 proc.stdin.write(op + "\n")
@@ -425,6 +439,7 @@ def concurrent(storage: Storage, total: int, log_dir: Path) -> dict[str, Any]:
                     raise h.BenchError(f"a client process died; logs in {log_dir}")
                 answers.append(json.loads(line))
             ticks = storage.cpu_ticks() - ticks0
+            client_ticks = sum(process_ticks(proc.pid) for proc in procs) - client_ticks0
             elapsed = max(a["ended"] for a in answers) - min(a["started"] for a in answers)
             done = sum(a["done"] for a in answers)
             errors = sum(a["errors"] for a in answers)
@@ -434,13 +449,17 @@ def concurrent(storage: Storage, total: int, log_dir: Path) -> dict[str, Any]:
                 "rate": done / elapsed,
                 "errors": errors,
                 "cpu_ms_per_op": ticks / h.CLOCK_TICKS_PER_SEC * 1000 / max(done, 1),
+                "client_cpu_ms_per_op": client_ticks / h.CLOCK_TICKS_PER_SEC * 1000 / max(done, 1),
+                "machine_idle": idle_fraction(idle0),
                 "empty_receives": sum(a["empty_receives"] for a in answers),
                 "error_samples": [s for a in answers for s in a["error_samples"]][:5],
                 "per_process": answers,
             }
             h.say(
                 f"  [{storage.name}] {op:<15} {done / elapsed:8,.0f} ops/s with {clients} "
-                f"clients  server CPU {results[op]['cpu_ms_per_op']:6.3f} ms/op  errors {errors}"
+                f"clients  server CPU {results[op]['cpu_ms_per_op']:6.3f} ms/op  clients' CPU "
+                f"{results[op]['client_cpu_ms_per_op']:6.3f} ms/op  machine idle "
+                f"{results[op]['machine_idle']:.0%}  errors {errors}"
             )
     finally:
         for proc in procs:
