@@ -300,6 +300,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         if args.command == "start":
+            from funchost.appenv import run_in_app_environment
+
+            # The app's own virtual environment, as Core Tools runs the worker in it.
+            run_in_app_environment(
+                Path(args.app_dir).resolve(), sys.argv[1:] if argv is None else argv
+            )
             return _run_host(args, DEVELOPMENT)
         if args.command == "serve":
             return _run_host(args, PRODUCTION)
