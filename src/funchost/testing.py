@@ -11,30 +11,317 @@ so tests of different apps do not see each other.
         with TestHost("path/to/app") as host:
             assert host.client.get("/api/hello?name=x").text == "Hello, x!"
             result = host.invoke("nightly_job")        # a non-HTTP function, awaited
-            assert result.succeeded
+            assert result.succeeded, result
+
+            host.queue("orders").send("42")            # the app's own embedded store
+            host.run_until_idle()                      # every trigger it sets off, done
+            assert host.queue("processed").peek() == ["42"]
+
+Triggered invocations are recorded (`host.invocations`, `Invocation`), and so is what they log
+(`host.logs`). `run_until_idle` knows when the app has nothing left to do from the listeners
+themselves: each queue and blob listener is woken and waited for until it has polled its
+source once more, afresh, and started nothing; no sleeping, no polling interval to wait out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import sys
+import sysconfig
 import tempfile
 import threading
+import traceback
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
+from azure.functions import meta
 
+import funchost
+from funchost.bindings import blob as blob_binding
+from funchost.bindings import queue as queue_binding
+from funchost.bindings.triggers import admin_event
 from funchost.config import DEVELOPMENT, STATE_DIR_SETTING, load_config
 from funchost.host import Host
 from funchost.http.app import HostApp
 from funchost.indexing.loader import APP_PACKAGE
-from funchost.invocation.invoker import InvocationResult
+from funchost.indexing.spec import FunctionSpec
+from funchost.invocation.invoker import InvocationResult, TriggerEvent
+from funchost.invocation.logs import INVOCATION_TAGS
+from funchost.storage.base import Storage
+from funchost.storage.names import blob_path, queue_name
+from funchost.storage.sqlite import SqliteStorage
 
 T = TypeVar("T")
+
+# Azure's limit on the messages one peek returns; the embedded store returns them all.
+AZURE_PEEK_LIMIT = 32
+_HOST_DIRS = (
+    str(Path(funchost.__file__).parent) + os.sep,
+    str(Path(sysconfig.get_paths()["stdlib"]).resolve()) + os.sep,
+)
+
+
+def _user_traceback(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from the first frame outside funchost and the standard library (the
+    invoker, the thread pool, asyncio): the user's frames first. The whole one if none is."""
+    frame = tb
+    while frame is not None:
+        filename = frame.tb_frame.f_code.co_filename
+        if not filename.startswith(_HOST_DIRS):
+            return frame
+        frame = frame.tb_next
+    return tb
+
+
+def _plain_value(value: Any) -> Any:
+    """A value as its binding encoded it, back as the Python value it stands for."""
+    if isinstance(value, meta.Datum):
+        if value.type == "json" and isinstance(value.value, str):
+            return json.loads(value.value)
+        return value.value
+    return value
+
+
+class Invocation:
+    """One run of a function that the test host saw: what ran it and how it ended.
+
+    `outcome` is "succeeded", "failed" or "timed out"; `exception` is what the function raised,
+    its traceback starting at the user's own frames; `logs` the records it logged (the host's
+    lines about it included). `raise_error()` raises that exception in the test.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self, function: str, trigger: str, result: InvocationResult, logs: list[logging.LogRecord]
+    ) -> None:
+        self.function = function
+        self.trigger = trigger
+        self.result = result
+        self.invocation_id = result.invocation_id
+        self.logs = logs
+        self.exception = result.error
+        if self.exception is not None:
+            self.exception.__traceback__ = _user_traceback(self.exception.__traceback__)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.result.succeeded
+
+    @property
+    def outcome(self) -> str:
+        if self.result.succeeded:
+            return "succeeded"
+        return "timed out" if self.result.timed_out else "failed"
+
+    @property
+    def error(self) -> BaseException | None:
+        """The same as `exception` (the name `InvocationResult` uses)."""
+        return self.exception
+
+    @property
+    def timed_out(self) -> bool:
+        return self.result.timed_out
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        """The output bindings' values by binding name (`$return`: the return value)."""
+        return {name: _plain_value(value) for name, value in self.result.outputs.items()}
+
+    @property
+    def return_value(self) -> Any:
+        return _plain_value(self.result.return_value)
+
+    def raise_error(self) -> Invocation:
+        """Raise the function's exception, if it raised one; else return this record."""
+        __tracebackhide__ = True
+        if self.exception is not None:
+            raise self.exception
+        return self
+
+    def __repr__(self) -> str:
+        text = f"<Invocation {self.function} ({self.trigger}) {self.outcome}"
+        if self.result.succeeded:
+            if self.result.return_value is not None:
+                text += f", returned {self.return_value!r}"
+        elif self.exception is not None:
+            text += f": {type(self.exception).__name__}: {self.exception}"
+            frames = traceback.extract_tb(self.exception.__traceback__)
+            if frames:
+                text += f" (at {frames[-1].filename}:{frames[-1].lineno})"
+        return text + ">"
+
+
+@dataclass(frozen=True)
+class QueueMessage:
+    """A message of a queue as `TestQueue.messages()` shows it, its body decoded."""
+
+    id: str
+    body: str | bytes
+    dequeue_count: int
+    insertion_time: datetime
+    expiration_time: datetime
+    next_visible_time: datetime
+
+
+class TestQueue:
+    """A queue of the app's storage (connection `connection`, AzureWebJobsStorage by default),
+    encoded as host.json's `messageEncoding` says, as the app's bindings read and write it."""
+
+    __test__ = False
+
+    def __init__(self, test_host: TestHost, name: str, connection: str | None = None) -> None:
+        self._test_host = test_host
+        self.name = queue_name(name.lower())
+        self.connection = connection
+
+    def _encoding(self) -> str:
+        return self._test_host.host.runtime.host_options.queues.message_encoding
+
+    def send(self, body: str | bytes) -> None:
+        """Add a message; a listener on the queue wakes at once."""
+
+        async def send() -> None:
+            storage = await self._test_host._storage(self.connection)
+            await storage.create_queue(self.name)
+            await storage.send_message(
+                self.name, queue_binding.encode_content(body, self._encoding())
+            )
+            self._test_host._notify(self.connection, queue_binding.resource(self.name))
+
+        self._test_host.run(send())
+
+    def messages(self) -> list[QueueMessage]:
+        """The visible messages, oldest first, with their metadata (none are dequeued)."""
+
+        async def peek() -> list[QueueMessage]:
+            storage = await self._test_host._storage(self.connection)
+            limit = 1 << 30 if isinstance(storage, SqliteStorage) else AZURE_PEEK_LIMIT
+            await storage.create_queue(self.name)
+            found = await storage.peek_messages(self.name, limit)
+            return [
+                QueueMessage(
+                    m.id,
+                    queue_binding.decode_content(m.content, self._encoding()),
+                    m.dequeue_count,
+                    m.insertion_time,
+                    m.expiration_time,
+                    m.next_visible_time,
+                )
+                for m in found
+            ]
+
+        return self._test_host.run(peek())
+
+    def peek(self) -> list[str]:
+        """The bodies of the visible messages, oldest first, as text."""
+        return [
+            m.body if isinstance(m.body, str) else m.body.decode("utf-8", "replace")
+            for m in self.messages()
+        ]
+
+    def __repr__(self) -> str:
+        return f"<TestQueue {self.name}>"
+
+
+class TestBlob:
+    """A blob of the app's storage, `container/name`."""
+
+    __test__ = False
+
+    def __init__(self, test_host: TestHost, path: str, connection: str | None = None) -> None:
+        self._test_host = test_host
+        self.container, self.name = blob_path(path)
+        self.connection = connection
+
+    def upload(self, data: str | bytes) -> None:
+        """Write the blob (replacing it); a blob trigger on its container wakes at once."""
+        raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+
+        async def upload() -> None:
+            storage = await self._test_host._storage(self.connection)
+            await storage.create_container(self.container)
+            await storage.put_blob(self.container, self.name, raw)
+            self._test_host._notify(self.connection, blob_binding.resource(self.container))
+
+        self._test_host.run(upload())
+
+    def read(self) -> bytes:
+        """The blob's content; FileNotFoundError when there is no such blob."""
+
+        async def read() -> bytes | None:
+            storage = await self._test_host._storage(self.connection)
+            found = await storage.get_blob(self.container, self.name)
+            return None if found is None else found[0]
+
+        data = self._test_host.run(read())
+        if data is None:
+            raise FileNotFoundError(f"no blob '{self.container}/{self.name}'")
+        return data
+
+    def exists(self) -> bool:
+        async def info() -> bool:
+            storage = await self._test_host._storage(self.connection)
+            return await storage.blob_info(self.container, self.name) is not None
+
+        return self._test_host.run(info())
+
+    def __repr__(self) -> str:
+        return f"<TestBlob {self.container}/{self.name}>"
+
+
+class IdleTimeoutError(TimeoutError):
+    """`run_until_idle` ran out of time: `functions` were still running (or about to), and
+    `queues` (those the app's triggers listen on) still held visible messages."""
+
+    def __init__(self, timeout: float, functions: list[str], queues: dict[str, int]) -> None:
+        self.functions = functions
+        self.queues = queues
+        parts = []
+        if functions:
+            parts.append("functions running: " + ", ".join(functions))
+        if queues:
+            parts.append(
+                "queues with messages: "
+                + ", ".join(f"{name} ({count})" for name, count in queues.items())
+            )
+        super().__init__(
+            f"the app was not idle after {timeout:g} s; " + ("; ".join(parts) or "listeners busy")
+        )
+
+
+class _InvocationLogs(logging.Handler):
+    """Keeps the records logged inside the invocations of one host (their ids' prefix)."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__(logging.DEBUG)
+        self.prefix = prefix
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tag = INVOCATION_TAGS.current()
+        if tag is None:
+            invocation_id = getattr(record, "invocation_id", "") or ""
+            function_name = getattr(record, "function_name", "") or ""
+        else:
+            function_name, invocation_id = tag
+        if not invocation_id.startswith(self.prefix):
+            return
+        record.function_name = function_name
+        record.invocation_id = invocation_id
+        self.records.append(record)  # list.append: safe from the pool's threads
+
+    def of(self, invocation_id: str) -> list[logging.LogRecord]:
+        return [r for r in self.records if getattr(r, "invocation_id", "") == invocation_id]
 
 
 class _LoopTransport(httpx.BaseTransport):
@@ -83,6 +370,13 @@ class TestHost:
         self._saved_path: list[str] = []
         self._saved_modules: set[str] = set()
         self._saved_meta_path: list[Any] = []
+        self._saved_root_level = logging.NOTSET
+        self._logs: _InvocationLogs | None = None
+        # Invocations under way: a future done when each ends, and its function's name.
+        self._running: dict[asyncio.Future[None], str] = {}
+        self._started = 0
+        #: Every invocation the host's triggers (and `invoke`) ran, in the order they ended.
+        self.invocations: list[Invocation] = []
         self.host: Host
         self.app: HostApp
         self.client: httpx.Client
@@ -115,6 +409,8 @@ class TestHost:
             )
             self.host = Host(config, serve_storage=True)
             self.app = HostApp(self.host)
+            self.host.runtime.invoke = self._record_invocation
+            self._capture_logs()
             self._loop = asyncio.new_event_loop()
             self._thread = threading.Thread(
                 target=self._loop.run_forever, name="funchost-testhost", daemon=True
@@ -140,7 +436,19 @@ class TestHost:
             self._loop = None
             self._restore()
 
+    def _capture_logs(self) -> None:
+        self._logs = _InvocationLogs(self.host.invoker.invocation_ids.prefix)
+        root = logging.getLogger()
+        self._saved_root_level = root.level
+        if root.getEffectiveLevel() > logging.INFO:
+            root.setLevel(logging.INFO)  # what the host shows of functions' records
+        root.addHandler(self._logs)
+
     def _restore(self) -> None:
+        if self._logs is not None:
+            root = logging.getLogger()
+            root.removeHandler(self._logs)
+            root.setLevel(self._saved_root_level)
         if self._state is not None:
             self.settings.pop(STATE_DIR_SETTING, None)
             self._state.cleanup()
@@ -169,12 +477,107 @@ class TestHost:
         future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
         return future.result(timeout)
 
-    def invoke(self, function_name: str, input: str = "") -> InvocationResult:
-        """Run a function as `POST /admin/functions/{name}` would, and wait for it."""
+    def invoke(self, function_name: str, input: str = "") -> Invocation:
+        """Run a function as `POST /admin/functions/{name}` would, and wait for it: `input` is
+        the trigger's value (a queue message's body, a blob's `container/name`)."""
         spec = self.host.index.get(function_name)
         if spec is None:
             raise KeyError(f"no function named {function_name!r}")
-        return self.run(self.host.invoke_from_admin(spec, input))
+
+        async def invoke() -> Invocation:
+            event = await admin_event(self.host.runtime, spec, input)
+            return await self._track(spec, event)
+
+        return self.run(invoke())
+
+    @property
+    def logs(self) -> list[logging.LogRecord]:
+        """The records logged inside this host's invocations (HTTP ones too), in order; each
+        has `function_name` and `invocation_id` attributes."""
+        return list(self._logs.records) if self._logs is not None else []
+
+    def queue(self, name: str, *, connection: str | None = None) -> TestQueue:
+        return TestQueue(self, name, connection)
+
+    def blob(self, path: str, *, connection: str | None = None) -> TestBlob:
+        return TestBlob(self, path, connection)
+
+    def run_until_idle(self, timeout: float = 10.0) -> None:
+        """Return once every invocation the triggers started, and everything their outputs
+        set off, is done; `IdleTimeoutError` (a TimeoutError) naming what is still pending
+        after `timeout` seconds."""
+
+        async def until_idle() -> None:
+            try:
+                await asyncio.wait_for(self._settle(), timeout)
+            except TimeoutError:
+                raise IdleTimeoutError(timeout, *await self._pending()) from None
+
+        self.run(until_idle(), timeout=None)
+
+    # -- what the test host watches ------------------------------------------------------------
+
+    async def _record_invocation(self, spec: FunctionSpec, event: TriggerEvent) -> InvocationResult:
+        return (await self._track(spec, event)).result
+
+    async def _track(self, spec: FunctionSpec, event: TriggerEvent) -> Invocation:
+        done = asyncio.get_running_loop().create_future()
+        self._running[done] = spec.name
+        self._started += 1
+        try:
+            result = await self.host.invoke(spec, event)
+        finally:
+            del self._running[done]
+            done.set_result(None)
+        logs = self._logs.of(result.invocation_id) if self._logs is not None else []
+        record = Invocation(spec.name, spec.trigger.type, result, logs)
+        self.invocations.append(record)
+        return record
+
+    def _polling_listeners(
+        self,
+    ) -> list[queue_binding.QueueListener | blob_binding.BlobListener]:
+        return [
+            listener
+            for listener in self.host.listeners
+            if isinstance(listener, (queue_binding.QueueListener, blob_binding.BlobListener))
+        ]
+
+    async def _settle(self) -> None:
+        listeners = self._polling_listeners()
+        while True:
+            started = self._started
+            work: set[asyncio.Future[Any]] = set(self._running) | set(self.host._background)
+            for listener in listeners:
+                work |= listener.in_flight
+            if work:
+                await asyncio.wait(work)
+                continue
+            await asyncio.gather(*(listener.poll_now() for listener in listeners))
+            if self._started == started and not any(listener.busy for listener in listeners):
+                return
+
+    async def _pending(self) -> tuple[list[str], dict[str, int]]:
+        functions = sorted(set(self._running.values()))
+        queues: dict[str, int] = {}
+        for listener in self._polling_listeners():
+            if listener.busy and listener.spec.name not in functions:
+                functions.append(listener.spec.name)
+            if isinstance(listener, queue_binding.QueueListener):
+                try:
+                    storage = await self.host.runtime.storage(listener.spec.trigger)
+                    count = len(await storage.peek_messages(listener.queue, AZURE_PEEK_LIMIT))
+                except Exception:
+                    continue
+                if count:
+                    queues[listener.queue] = count
+        return functions, queues
+
+    async def _storage(self, connection: str | None) -> Storage:
+        return await self.host.accounts.get(connection)
+
+    def _notify(self, connection: str | None, resource: str) -> None:
+        self.host.runtime.changes.notify(self.host.runtime.connection_key(connection), resource)
 
 
 def _function_host_factory() -> Iterator[Callable[..., TestHost]]:
@@ -191,9 +594,51 @@ def _function_host_factory() -> Iterator[Callable[..., TestHost]]:
         host.stop()
 
 
+APP_OPTION = "funchost_app"
+
 try:  # the pytest plugin, registered through the `pytest11` entry point
     import pytest
 
-    function_host = pytest.fixture(name="function_host")(_function_host_factory)
+    def pytest_addoption(parser: pytest.Parser) -> None:
+        parser.addini(
+            APP_OPTION,
+            "the function app the function_host fixture starts (relative to this file)",
+            default="",
+        )
+
+    def pytest_configure(config: pytest.Config) -> None:
+        config.addinivalue_line(
+            "markers",
+            f"{APP_OPTION}(path, **options): the function app the function_host fixture "
+            "starts (relative to the test's file), with TestHost's options",
+        )
+
+    def _configured_app(request: pytest.FixtureRequest) -> tuple[Path, dict[str, Any]] | None:
+        marker = request.node.get_closest_marker(APP_OPTION)
+        if marker is not None:
+            if len(marker.args) != 1:
+                raise pytest.UsageError(f"@pytest.mark.{APP_OPTION} takes one path")
+            return Path(request.path).parent / marker.args[0], dict(marker.kwargs)
+        value = str(request.config.getini(APP_OPTION) or "").strip()
+        if not value:
+            return None
+        inipath = request.config.inipath
+        base = inipath.parent if inipath is not None else request.config.rootpath
+        return base / value, {}
+
+    @pytest.fixture(name="function_host")
+    def function_host(request: pytest.FixtureRequest) -> Iterator[Any]:
+        """A started `TestHost` for the app named by `@pytest.mark.funchost_app(PATH)` or the
+        `funchost_app` ini option; else a factory: `function_host(app_dir, **options)`."""
+        configured = _configured_app(request)
+        if configured is None:
+            yield from _function_host_factory()
+            return
+        app_dir, options = configured
+        if not app_dir.is_dir():
+            raise pytest.UsageError(f"{APP_OPTION}: no app folder at {app_dir}")
+        with TestHost(app_dir, **options) as host:
+            yield host
+
 except ImportError:  # pragma: no cover - pytest is only needed to use the fixture
     pass

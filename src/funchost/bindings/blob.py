@@ -150,7 +150,6 @@ class BlobListener(BackgroundListener):
         self.wake = runtime.changes.watch(self.account, resource(self.pattern.container))
         self._done: set[tuple[str, str]] = set()  # (blob name, ETag) known to be complete
         self._working: set[str] = set()
-        self._in_flight: set[asyncio.Task[None]] = set()
         self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def _prepare(self, storage: Storage) -> None:
@@ -168,6 +167,7 @@ class BlobListener(BackgroundListener):
             return
         while not self.stopping.is_set():
             self.wake.clear()
+            self.polling()
             try:
                 blobs = await storage.list_blobs(self.pattern.container, self.pattern.prefix)
             except Exception as exc:
@@ -186,6 +186,7 @@ class BlobListener(BackgroundListener):
                 )
                 self._in_flight.add(task)
                 task.add_done_callback(functools.partial(self._finished, name=info.name))
+            self.polled()
             await self.pause(self.interval)
 
     def _finished(self, task: asyncio.Task[None], *, name: str) -> None:

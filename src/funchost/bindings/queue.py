@@ -161,7 +161,6 @@ class QueueListener(BackgroundListener):
         self.lease = message_lease(runtime.settings)
         self.wake = runtime.changes.watch(self.account, resource(self.queue))
         self._slot = asyncio.Event()
-        self._in_flight: set[asyncio.Task[None]] = set()
 
     async def drain(self) -> None:
         if self._in_flight:
@@ -182,6 +181,7 @@ class QueueListener(BackgroundListener):
                 self._slot.clear()
                 await self._slot.wait()
             self.wake.clear()
+            self.polling()
             try:
                 messages = await storage.receive_messages(
                     self.queue, options.batch_size, self.lease
@@ -195,7 +195,9 @@ class QueueListener(BackgroundListener):
                     task = asyncio.get_running_loop().create_task(self._process(storage, message))
                     self._in_flight.add(task)
                     task.add_done_callback(self._done)
+                self.polled()
                 continue
+            self.polled()
             wait = min(options.max_polling_interval, random.uniform(delay * 0.8, delay * 1.2))
             await self.pause(wait)
             delay = MIN_POLL if self.wake.is_set() else min(options.max_polling_interval, delay * 2)

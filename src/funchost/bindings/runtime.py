@@ -48,12 +48,53 @@ class BackgroundListener:
     """A listener whose work is one task, `run()`, which returns once `stopping` is set.
 
     `wake` interrupts its waits: set on stop, and by whatever else the listener watches.
+    A listener that polls a source (a queue, a container) calls `polling()` before and
+    `polled()` after each look at it, and keeps the work it started in `_in_flight`: with
+    them, `poll_now()` tells the test host's `run_until_idle` when nothing is left to do.
     """
 
     def __init__(self) -> None:
         self.stopping = asyncio.Event()
         self.wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
+        self.polls = 0
+        self._in_poll = False
+        self._poll_waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    @property
+    def in_flight(self) -> frozenset[asyncio.Task[None]]:
+        """The work this listener started (invocations, receipts) that is still running."""
+        return frozenset(self._in_flight)
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._in_flight)
+
+    def polling(self) -> None:
+        self._in_poll = True
+
+    def polled(self) -> None:
+        self._in_poll = False
+        self.polls += 1
+        if self._poll_waiters:
+            waiting = []
+            for target, future in self._poll_waiters:
+                if target <= self.polls:
+                    if not future.done():
+                        future.set_result(None)
+                else:
+                    waiting.append((target, future))
+            self._poll_waiters = waiting
+
+    async def poll_now(self) -> None:
+        """Wake the listener and return once it has looked at its source afresh: a whole
+        poll that began after this call (the one under way may have missed a change)."""
+        target = self.polls + (2 if self._in_poll else 1)
+        future = asyncio.get_running_loop().create_future()
+        self._poll_waiters.append((target, future))
+        self.wake.set()
+        await future
 
     async def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self.run())
@@ -136,7 +177,11 @@ class BindingRuntime:
 
     def account_key(self, binding: BindingSpec) -> str:
         """The identity of the binding's storage account, for change notices."""
-        connection = self.accounts.connection(binding.get("connection"))
+        return self.connection_key(binding.get("connection"))
+
+    def connection_key(self, name: str | None) -> str:
+        """The identity of the storage account of connection setting `name`."""
+        connection = self.accounts.connection(name)
         return "" if connection is None else f"{connection.queue_endpoint}|{connection.account}"
 
     async def ensure(
