@@ -12,6 +12,7 @@ from typing import Any
 from funchost import scaffold
 from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig, load_config
 from funchost.errors import ConfigError
+from funchost.packaging import commands as _pack
 from funchost.scaffold.version import VersionAction
 from funchost.settings_commands import add_commands as _settings_commands
 from funchost.settings_commands import run as _settings
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=VersionAction)
     commands = parser.add_subparsers(dest="command", required=True)
     scaffold.add_commands(commands)
+    _pack.add_commands(commands)
 
     start = commands.add_parser("start", help="run the development host (like 'func start')")
     start.add_argument("app_dir", nargs="?", default=".")
@@ -319,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return scaffold.run(args)
         if args.command == "settings":
             return _settings(args)
+        if args.command == "pack":
+            return _pack.run(args)
     except ConfigError as exc:
         print(f"funchost: error: {exc}", file=sys.stderr)
         return 2
