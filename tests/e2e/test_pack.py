@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import os
 import subprocess
+import sys
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -16,6 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import free_port, run_cli, write_app
+
+# A Python other than the one running the tests, for cross-builds.
+OTHER_PYTHON = f"3.{sys.version_info.minor + 1}"
+OTHER_TAG = f"py3{sys.version_info.minor + 1}"
 
 
 def pack(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -485,8 +490,8 @@ def test_build_local_installs_requirements_into_the_package_not_the_app(
 def test_a_cross_build_passes_only_binary_platform_and_python_version_to_pip(
     tmp_path: Path, offline_env: dict[str, str]
 ) -> None:
-    # A wheel for Windows and Python 3.13 only: pip installs it only if it got both flags.
-    wheel = make_wheel(tmp_path / "wheels", tag="py313-none-win_amd64")
+    # A wheel for Windows and the next Python only: pip installs it only if it got both flags.
+    wheel = make_wheel(tmp_path / "wheels", tag=f"{OTHER_TAG}-none-win_amd64")
     app = write_app(tmp_path / "app", {"requirements.txt": f"{wheel}\n"})
     native = pack(str(app), "-o", "native.zip", "--build", "local", cwd=tmp_path, env=offline_env)
     assert "is not a supported wheel on this platform" in native.stderr
@@ -502,21 +507,22 @@ def test_a_cross_build_passes_only_binary_platform_and_python_version_to_pip(
         "--build",
         "local",
         "--python-version",
-        "3.13",
+        OTHER_PYTHON,
         "--platform",
         "win_amd64",
         cwd=tmp_path,
         env=offline_env,
     )
     ok(result)
-    assert "--only-binary=:all: --platform win_amd64 --python-version 3.13" in result.stderr
+    flags = f"--only-binary=:all: --platform win_amd64 --python-version {OTHER_PYTHON}"
+    assert flags in result.stderr
     assert ".python_packages/lib/site-packages/tinypkg/__init__.py" in names(tmp_path / "cross.zip")
 
 
 def test_a_cross_build_for_another_python_defaults_to_azure_linux_platforms(
     tmp_path: Path, offline_env: dict[str, str]
 ) -> None:
-    wheel = make_wheel(tmp_path / "wheels", tag="py313-none-manylinux_2_17_x86_64")
+    wheel = make_wheel(tmp_path / "wheels", tag=f"{OTHER_TAG}-none-manylinux_2_17_x86_64")
     app = write_app(tmp_path / "app", {"requirements.txt": f"{wheel}\n"})
     result = pack(
         str(app),
@@ -525,7 +531,7 @@ def test_a_cross_build_for_another_python_defaults_to_azure_linux_platforms(
         "--build",
         "local",
         "--python-version",
-        "3.13",
+        OTHER_PYTHON,
         cwd=tmp_path,
         env=offline_env,
     )
