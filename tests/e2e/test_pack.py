@@ -592,3 +592,21 @@ def test_build_local_uses_pip_index_url_and_extra_index_url(
     assert "/simple/funchost-test-nothere/" in asked_extra
     assert tree(app) == before
     assert not (tmp_path / "out.zip").exists()
+
+
+def test_a_listing_nobody_reads_stops_quietly(tmp_path: Path, host_env: dict[str, str]) -> None:
+    """`funchost pack --list-included-files | head -1`: the reader is gone (here before the
+    first write, so the write fails for sure), and funchost stops without a traceback."""
+    app = write_app(tmp_path / "app", {"function_app.py": ""})
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    command = [sys.executable, "-m", "funchost", "pack", "--list-included-files"]
+    try:
+        done = subprocess.run(
+            command, cwd=app, env=host_env, stdout=write_end, stderr=subprocess.PIPE, timeout=60
+        )
+    finally:
+        os.close(write_end)
+    errors = done.stderr.decode()
+    assert "Traceback" not in errors and "Broken pipe" not in errors, errors
+    assert done.returncode == 141

@@ -167,6 +167,8 @@ def run(args: argparse.Namespace) -> int:
         output = _output(args.output, app_dir)
         target = BuildTarget(args.python_version, tuple(args.platform or ()))
         summary = pack_app(app_dir, output, build=args.build, target=target)
+    except BrokenPipeError:
+        raise  # the reader of a listing left (funchost.cli stops quietly)
     except OSError as exc:  # an unreadable file, no permission, a full disk
         raise ConfigError(f"{exc.strerror or exc}: {exc.filename}") from None
     if args.build == "none":
