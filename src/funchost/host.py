@@ -19,6 +19,7 @@ from funchost import __version__
 from funchost.bindings.kinds import kind_for
 from funchost.bindings.runtime import BindingRuntime, FunctionBindings, Listener
 from funchost.bindings.triggers import admin_event
+from funchost.clock import REAL_TIME, Clock
 from funchost.config import DEVELOPMENT, HostConfig
 from funchost.endpoint.embedded import EmbeddedEndpoint, EndpointSockets
 from funchost.errors import ConfigError
@@ -42,8 +43,11 @@ class Host:
         *,
         log_line: Callable[..., None] | None = None,
         serve_storage: bool = False,
+        clock: Clock = REAL_TIME,
     ) -> None:
         self.config = config
+        # What timers, retry delays and the embedded store's queues go by (funchost.clock).
+        self.clock = clock
         # With `serve_storage`, the embedded store is served as Azure Storage (when the app
         # uses it), published in FUNCHOST_STORAGE before the app's code is imported.
         sockets = (
@@ -56,12 +60,12 @@ class Host:
         self.index = index if index is not None else index_app(config)
         # This process; `host_id` is the app's, shared by all its instances and restarts.
         self.id = uuid.uuid4().hex[:32]
-        self.accounts = StorageAccounts.for_config(config)
+        self.accounts = StorageAccounts.for_config(config, clock)
         self.storage_endpoint = (
             EmbeddedEndpoint(sockets, self.accounts.embedded) if sockets is not None else None
         )
         self.runtime = BindingRuntime(
-            self.accounts, config.settings, config.host_options, config.host_id, self.id
+            self.accounts, config.settings, config.host_options, config.host_id, self.id, clock
         )
         self.runtime.invoke = self.invoke
         self.io: dict[str, FunctionBindings] = {}
@@ -75,6 +79,7 @@ class Host:
             function_timeout=config.host_options.function_timeout,
             extensions_enabled=config.worker_extensions_enabled,
             log_line=log_line,
+            clock=clock,
         )
         self.keys: KeyStore | None = None
         if config.enable_auth:

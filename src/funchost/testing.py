@@ -37,7 +37,7 @@ import traceback
 from collections.abc import Callable, Coroutine, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -48,7 +48,9 @@ from azure.functions import meta
 import funchost
 from funchost.bindings import blob as blob_binding
 from funchost.bindings import queue as queue_binding
+from funchost.bindings import timer as timer_binding
 from funchost.bindings.triggers import admin_event
+from funchost.clock import VirtualClock
 from funchost.config import DEVELOPMENT, STATE_DIR_SETTING, load_config
 from funchost.host import Host
 from funchost.http.app import HostApp
@@ -279,6 +281,31 @@ class TestBlob:
         return f"<TestBlob {self.container}/{self.name}>"
 
 
+class TestClock:
+    """The clock a test host's timers, retry delays and queue visibility go by: real time
+    plus however far `advance` has moved it."""
+
+    __test__ = False
+
+    def __init__(self, test_host: TestHost) -> None:
+        self._test_host = test_host
+
+    def now(self) -> datetime:
+        return self._test_host._clock.now()
+
+    def advance(self, by: timedelta | float) -> None:
+        """Move the clock forward by `by` (a timedelta, or seconds) at once: a timer due in
+        the jump fires (once, however many occurrences the jump passes), a retry delay or a
+        message's visibility timeout that ends in it ends. `run_until_idle()` then waits for
+        what that sets off."""
+        clock = self._test_host._clock
+
+        self._test_host.run(clock.advance(by))
+
+    def __repr__(self) -> str:
+        return f"<TestClock {self.now().isoformat()}>"
+
+
 class IdleTimeoutError(TimeoutError):
     """`run_until_idle` ran out of time: `functions` were still running (or about to), and
     `queues` (those the app's triggers listen on) still held visible messages."""
@@ -372,8 +399,10 @@ class TestHost:
         self._saved_meta_path: list[Any] = []
         self._saved_root_level = logging.NOTSET
         self._logs: _InvocationLogs | None = None
-        # Invocations under way: a future done when each ends, and its function's name.
-        self._running: dict[asyncio.Future[None], str] = {}
+        # Invocations under way: a future done when each ends, its function, and its task.
+        self._running: dict[asyncio.Future[None], tuple[str, asyncio.Task[Any] | None]] = {}
+        self._clock = VirtualClock()
+        self.clock = TestClock(self)
         self._started = 0
         #: Every invocation the host's triggers (and `invoke`) ran, in the order they ended.
         self.invocations: list[Invocation] = []
@@ -407,7 +436,7 @@ class TestHost:
                 enable_auth=self.enable_auth,
                 functions=self.functions,
             )
-            self.host = Host(config, serve_storage=True)
+            self.host = Host(config, serve_storage=True, clock=self._clock)
             self.app = HostApp(self.host)
             self.host.runtime.invoke = self._record_invocation
             self._capture_logs()
@@ -427,7 +456,7 @@ class TestHost:
             return
         try:
             self.client.close()
-            self.run(self.host.stop())
+            self.run(self._stop_host())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             if self._thread is not None:
@@ -435,6 +464,14 @@ class TestHost:
             self._loop.close()
             self._loop = None
             self._restore()
+
+    async def _stop_host(self) -> None:
+        # An invocation in a retry delay would hold the stop up for the host's whole drain
+        # time (30 s) while the clock stands still: its delay is cancelled instead.
+        for _, task in list(self._running.values()):
+            if task is not None and task in self._clock.waiting:
+                task.cancel()
+        await self.host.stop()
 
     def _capture_logs(self) -> None:
         self._logs = _InvocationLogs(self.host.invoker.invocation_ids.prefix)
@@ -522,7 +559,7 @@ class TestHost:
 
     async def _track(self, spec: FunctionSpec, event: TriggerEvent) -> Invocation:
         done = asyncio.get_running_loop().create_future()
-        self._running[done] = spec.name
+        self._running[done] = (spec.name, asyncio.current_task())
         self._started += 1
         try:
             result = await self.host.invoke(spec, event)
@@ -543,22 +580,60 @@ class TestHost:
             if isinstance(listener, (queue_binding.QueueListener, blob_binding.BlobListener))
         ]
 
+    def _timers(self) -> list[timer_binding.TimerListener]:
+        return [
+            listener
+            for listener in self.host.listeners
+            if isinstance(listener, timer_binding.TimerListener)
+        ]
+
+    def _timer_busy(self, timer: timer_binding.TimerListener) -> bool:
+        """Whether a timer has something to do before the clock moves on: its occurrence is
+        due, or it is neither waiting for the next one nor for the clock (a retry delay)."""
+        if timer.idle:
+            return timer.next_due is not None and timer.next_due <= self._clock.now()
+        return timer.task not in self._clock.waiting
+
+    def _busy(self) -> set[asyncio.Future[Any]]:
+        """The work under way that is not waiting for the clock to move."""
+        waiting = self._clock.waiting
+        work: set[asyncio.Future[Any]] = {
+            done for done, (_, task) in self._running.items() if task not in waiting
+        }
+        work |= {task for task in self.host._background if task not in waiting}
+        for listener in self._polling_listeners():
+            work |= {task for task in listener.in_flight if task not in waiting}
+        return work
+
     async def _settle(self) -> None:
+        """Until nothing is left to do but wait for the clock: no invocation runs (but for
+        those in a retry delay), no timer is due, and each queue and blob listener has polled
+        afresh and started nothing."""
         listeners = self._polling_listeners()
         while True:
             started = self._started
-            work: set[asyncio.Future[Any]] = set(self._running) | set(self.host._background)
-            for listener in listeners:
-                work |= listener.in_flight
-            if work:
-                await asyncio.wait(work)
+            work = self._busy()
+            timers = [timer for timer in self._timers() if self._timer_busy(timer)]
+            if work or timers:
+                changes = [self._clock.changed(), *(timer.state_changed for timer in timers)]
+                for event in changes:
+                    event.clear()
+                signals = {asyncio.ensure_future(event.wait()) for event in changes}
+                try:
+                    await asyncio.wait(work | signals, return_when=asyncio.FIRST_COMPLETED)
+                finally:
+                    for signal in signals:
+                        signal.cancel()
                 continue
             await asyncio.gather(*(listener.poll_now() for listener in listeners))
-            if self._started == started and not any(listener.busy for listener in listeners):
+            if self._started == started and not self._busy():
                 return
 
     async def _pending(self) -> tuple[list[str], dict[str, int]]:
-        functions = sorted(set(self._running.values()))
+        functions = sorted({name for name, _ in self._running.values()})
+        for timer in self._timers():
+            if self._timer_busy(timer) and timer.spec.name not in functions:
+                functions.append(timer.spec.name)
         queues: dict[str, int] = {}
         for listener in self._polling_listeners():
             if listener.busy and listener.spec.name not in functions:

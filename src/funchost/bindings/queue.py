@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import json
 import logging
 import random
@@ -227,11 +228,17 @@ class QueueListener(BackgroundListener):
             return
         held = [message]
         finished = asyncio.Event()
+
+        async def extend(jump: float) -> None:  # the clock jumps (funchost.clock)
+            with contextlib.suppress(Exception):
+                held[0] = await storage.update_visibility(self.queue, held[0], self.lease + jump)
+
         renewal = asyncio.get_running_loop().create_task(self._renew(storage, held, finished))
         try:
-            result = await self.runtime.run(
-                self.spec, message_event(self.spec, message, body, self.queue)
-            )
+            with self.runtime.clock.holding(extend):
+                result = await self.runtime.run(
+                    self.spec, message_event(self.spec, message, body, self.queue)
+                )
         finally:
             finished.set()
             await renewal

@@ -23,6 +23,7 @@ from funchost.bindings.expressions import (
     resolve_settings,
 )
 from funchost.bindings.kinds import BindingKind, kind_for
+from funchost.clock import REAL_TIME, Clock
 from funchost.indexing.spec import BindingSpec, FunctionSpec, ParamSpec
 from funchost.invocation.invoker import InvocationResult, TriggerEvent
 from funchost.storage.accounts import StorageAccounts
@@ -61,6 +62,11 @@ class BackgroundListener:
         self.polls = 0
         self._in_poll = False
         self._poll_waiters: list[tuple[int, asyncio.Future[None]]] = []
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        """The task running `run()`, once started."""
+        return self._task
 
     @property
     def in_flight(self) -> frozenset[asyncio.Task[None]]:
@@ -154,8 +160,10 @@ class BindingRuntime:
         host_options: HostOptions,
         host_id: str,
         instance_id: str,
+        clock: Clock = REAL_TIME,
     ) -> None:
         self.accounts = accounts
+        self.clock = clock  # what timers go by
         self.settings = settings
         self.host_options = host_options
         self.host_id = host_id

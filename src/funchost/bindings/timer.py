@@ -86,7 +86,8 @@ class TimerListener(BackgroundListener):
         trigger = spec.trigger
         self.schedule = timer_schedule(trigger, runtime.settings)
         self.run_on_startup = _flag(trigger, "runOnStartup", False)
-        frequent = self.schedule.min_interval(datetime.now(UTC)) < 60
+        self.clock = runtime.clock
+        frequent = self.schedule.min_interval(self.clock.now()) < 60
         self.use_monitor = _flag(trigger, "useMonitor", True) and not frequent
         name = f"Host.Functions.{spec.name}"
         self.lock_blob = f"locks/{runtime.host_id}/{name}.Listener"
@@ -94,6 +95,15 @@ class TimerListener(BackgroundListener):
         self.lease_id = str(uuid.UUID(runtime.instance_id))
         self._lost = False
         self._status: dict[str, Any] | None = None
+        #: Whether the timer is only waiting for its next occurrence, `next_due` (None: it
+        #: has none); `state_changed` is set whenever that changes (for the test host).
+        self.idle = False
+        self.next_due: datetime | None = None
+        self.state_changed = asyncio.Event()
+
+    def _waiting(self, idle: bool, due: datetime | None = None) -> None:
+        self.idle, self.next_due = idle, due
+        self.state_changed.set()
 
     async def _prepare(self, storage: Storage) -> None:
         await storage.create_container(HOSTS_CONTAINER)
@@ -181,17 +191,21 @@ class TimerListener(BackgroundListener):
     async def _schedule(self, storage: Storage, startup: bool) -> None:
         if self.use_monitor:
             self._status = await self._read_status(storage)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         recorded_next = _parse((self._status or {}).get("Next"))
         if recorded_next is not None and now > recorded_next:
             await self._fire(storage, recorded_next, past_due=True)
         elif startup and self.run_on_startup:
             await self._fire(storage, now, past_due=False)
         while not self.wake.is_set():
-            now = datetime.now(UTC)
+            now = self.clock.now()
             due = self.schedule.next_after(now)
             if due is None:
-                await self.wake.wait()
+                self._waiting(True)
+                try:
+                    await self.wake.wait()
+                finally:
+                    self._waiting(False)
                 return
             status = dict(self._status or {})
             if _parse(status.get("Next")) != due:
@@ -200,23 +214,27 @@ class TimerListener(BackgroundListener):
                     {"Last": status.get("Last"), "Next": _iso(due), "LastUpdated": _iso(now)},
                 )
             while not self.wake.is_set():
-                remaining = (due - datetime.now(UTC)).total_seconds()
+                remaining = (due - self.clock.now()).total_seconds()
                 if remaining <= 0:
                     break
-                await self.pause(remaining)
+                self._waiting(True, due)
+                try:
+                    await self.clock.wait(self.wake, remaining)
+                finally:
+                    self._waiting(False)
             if self.wake.is_set():
                 return
             await self._fire(storage, due, past_due=False)
 
     async def _fire(self, storage: Storage, occurrence: datetime, past_due: bool) -> None:
         status = dict(self._status) if self._status else None
-        fired = datetime.now(UTC)
+        fired = self.clock.now()
         event = TriggerEvent(timer_datum(status, past_due), reason=f"Timer fired at {_iso(fired)}")
         try:
             await self.runtime.run(self.spec, event)
         except Exception:
             logger.exception("Timer '%s': the invocation failed", self.spec.name)
-        now = datetime.now(UTC)
+        now = self.clock.now()
         await self._write_status(
             storage,
             {

@@ -24,6 +24,7 @@ from azure.functions import meta
 
 from funchost.bindings import converters
 from funchost.bindings.outputs import encode_output
+from funchost.clock import REAL_TIME, Clock
 from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation import extensions
 from funchost.invocation.context import (
@@ -219,7 +220,9 @@ class Invoker:
         function_timeout: float | None = None,
         extensions_enabled: bool = False,
         log_line: Callable[..., None] | None = None,
+        clock: Clock = REAL_TIME,
     ) -> None:
+        self.clock = clock  # retry delays go by it
         workers = thread_count or min(32, (os.cpu_count() or 1) + 4)
         self.pool = LoopThreadPool(
             workers, thread_name_prefix="funchost", on_exhausted=self._pool_exhausted
@@ -283,7 +286,7 @@ class Invoker:
                     attempt,
                     max_retries,
                 )
-            await asyncio.sleep(delay)
+            await self.clock.sleep(delay)
 
     async def invoke_once(
         self,

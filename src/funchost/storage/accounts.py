@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
+from funchost.clock import REAL_TIME, Clock
 from funchost.config import HostConfig
 from funchost.storage.base import Storage, StorageError
 from funchost.storage.connections import ConnectionString, resolve_connection
@@ -53,8 +54,11 @@ class StorageAccounts:
         settings: Mapping[str, str],
         connection_strings: Mapping[str, str] | None = None,
         development_dir: Path | None = None,
+        clock: Clock = REAL_TIME,
     ) -> None:
         self.state_dir = state_dir
+        # The embedded store's clock (funchost.clock); a shared store keeps real time.
+        self.clock = clock
         self.development_dir = development_dir
         self.settings = settings
         self.connection_strings = connection_strings or {}
@@ -65,12 +69,13 @@ class StorageAccounts:
         self._development_uses: list[AccountUse] = []
 
     @classmethod
-    def for_config(cls, config: HostConfig) -> StorageAccounts:
+    def for_config(cls, config: HostConfig, clock: Clock = REAL_TIME) -> StorageAccounts:
         return cls(
             config.state_dir,
             config.settings,
             config.connection_strings,
             config.development_storage_dir,
+            clock,
         )
 
     @property
@@ -152,7 +157,7 @@ class StorageAccounts:
         if connection is None:
             from funchost.storage.sqlite import SqliteStorage
 
-            return SqliteStorage(self.embedded_path)
+            return SqliteStorage(self.embedded_path, clock=self.clock)
         host = connection.development_host
         if host is not None and self.development_dir is not None:
             storage = await self._development(connection, host, self.development_dir)

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from funchost.clock import REAL_TIME, Clock
 from funchost.storage import sqlite_blobs as blobs
 from funchost.storage import sqlite_queues as queues
 from funchost.storage.base import (
@@ -69,8 +70,9 @@ def _waiting(fn: Callable[[sqlite3.Connection], T], db: sqlite3.Connection) -> T
 
 
 class SqliteStorage(Storage):
-    def __init__(self, path: Path, *, inline: bool = False) -> None:
+    def __init__(self, path: Path, *, inline: bool = False, clock: Clock = REAL_TIME) -> None:
         self.path = path
+        self.clock = clock
         self.description = f"embedded store {path}"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="funchost-sqlite")
@@ -86,6 +88,8 @@ class SqliteStorage(Storage):
     # -- plumbing
     def _open(self) -> None:
         self._db = open_store(self.path, inline=self._inline)
+        if self.clock is not REAL_TIME:
+            self._db.clock = self.clock.time  # type: ignore[attr-defined]
 
     async def _run(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         db = self._db

@@ -9,6 +9,7 @@ migrates it, with nothing lost. Version 0 is the layout of the first releases.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -173,12 +174,29 @@ def transaction(db: sqlite3.Connection) -> _Transaction:
     return _Transaction(db)
 
 
+class StoreConnection(sqlite3.Connection):
+    """A connection to the store, with the clock its queue operations go by
+    (`funchost.clock`): real time unless the store's owner sets another."""
+
+    clock: Callable[[], float] = staticmethod(time.time)
+
+
+def store_time(db: sqlite3.Connection) -> float:
+    """Now, by the clock of the store behind `db`."""
+    clock: Callable[[], float] = getattr(db, "clock", time.time)
+    return clock()
+
+
 def open_store(path: Path, *, inline: bool = False) -> sqlite3.Connection:
     """Connect to the store at `path` (created if missing), in WAL mode, at the current
     schema version. `inline` (funchost.storage.sqlite): usable from any thread, and not
     waiting for the database lock once open."""
     db = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=not inline
+        path,
+        timeout=BUSY_TIMEOUT_MS / 1000,
+        isolation_level=None,
+        check_same_thread=not inline,
+        factory=StoreConnection,
     )
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")

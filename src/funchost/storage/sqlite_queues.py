@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from funchost.storage.base import (
     QueueNotFound,
     StoredMessage,
 )
-from funchost.storage.sqlite_db import transaction
+from funchost.storage.sqlite_db import store_time, transaction
 
 # Azure writes a message that never expires (`messagettl=-1`) as expiring at the end of 9999.
 NEVER = 253402300799.0
@@ -116,7 +115,7 @@ def set_metadata(db: sqlite3.Connection, queue: str, metadata: Mapping[str, str]
 
 def length(db: sqlite3.Connection, queue: str) -> int:
     row = db.execute(
-        "SELECT count(*) FROM messages WHERE queue = ? AND expires > ?", (queue, time.time())
+        "SELECT count(*) FROM messages WHERE queue = ? AND expires > ?", (queue, store_time(db))
     ).fetchone()
     return int(row[0])
 
@@ -126,7 +125,7 @@ def send(
 ) -> StoredMessage:
     """Add a message, visible after `visibility_delay` seconds, expiring after `ttl` seconds
     (None: never)."""
-    now = time.time()
+    now = store_time(db)
     random = os.urandom(32)
     message_id = str(uuid.UUID(bytes=random[:16], version=4))
     receipt = random[16:].hex()  # Azure's answer to a put carries one: it may update or delete
@@ -154,7 +153,7 @@ def receive(
 ) -> list[StoredMessage]:
     with transaction(db):
         require(db, queue)
-        now = time.time()
+        now = store_time(db)
         db.execute("DELETE FROM messages WHERE queue = ? AND expires <= ?", (queue, now))
         rows = db.execute(
             "SELECT seq FROM messages INDEXED BY messages_by_seq"
@@ -174,7 +173,7 @@ def receive(
 
 def peek(db: sqlite3.Connection, queue: str, max_messages: int) -> list[StoredMessage]:
     require(db, queue)
-    now = time.time()
+    now = store_time(db)
     rows = db.execute(
         "SELECT * FROM messages INDEXED BY messages_by_seq"
         " WHERE queue = ? AND visible <= ? AND expires > ? ORDER BY seq LIMIT ?",
@@ -187,7 +186,7 @@ def _missing(db: sqlite3.Connection, queue: str, message_id: str) -> MessageNotF
     """Why a message could not be changed: gone (or never there), or a stale pop receipt."""
     exists = db.execute(
         "SELECT 1 FROM messages WHERE queue = ? AND id = ? AND expires > ?",
-        (queue, message_id, time.time()),
+        (queue, message_id, store_time(db)),
     ).fetchone()
     if exists is None:
         return MessageNotFound(f"message {message_id} in queue {queue!r} is gone")
@@ -204,7 +203,7 @@ def update(
 ) -> StoredMessage:
     """Hide the message for `visibility_timeout` seconds from now and, given `content`,
     replace its text; the result carries the new pop receipt."""
-    now = time.time()
+    now = store_time(db)
     row = db.execute(
         "UPDATE messages SET visible = ?, pop_receipt = ?, content = coalesce(?, content)"
         " WHERE queue = ? AND id = ? AND pop_receipt = ? AND expires > ? RETURNING *",
