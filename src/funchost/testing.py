@@ -64,6 +64,8 @@ from funchost.storage.sqlite import SqliteStorage
 
 T = TypeVar("T")
 
+# How long `clock.advance` waits for the timers to be scheduled (their lock taken).
+SCHEDULING_TIMEOUT = 10.0
 # Azure's limit on the messages one peek returns; the embedded store returns them all.
 AZURE_PEEK_LIMIT = 32
 _HOST_DIRS = (
@@ -297,10 +299,19 @@ class TestClock:
         """Move the clock forward by `by` (a timedelta, or seconds) at once: a timer due in
         the jump fires (once, however many occurrences the jump passes), a retry delay or a
         message's visibility timeout that ends in it ends. `run_until_idle()` then waits for
-        what that sets off."""
-        clock = self._test_host._clock
+        what that sets off. The timers are scheduled first: a jump right after the host
+        starts still passes their first occurrence."""
+        test_host = self._test_host
 
-        self._test_host.run(clock.advance(by))
+        async def advance() -> None:
+            try:
+                await asyncio.wait_for(test_host._timers_scheduled(), SCHEDULING_TIMEOUT)
+            except TimeoutError:
+                names = [t.spec.name for t in test_host._timers() if test_host._timer_busy(t)]
+                raise IdleTimeoutError(SCHEDULING_TIMEOUT, names, {}) from None
+            await test_host._clock.advance(by)
+
+        test_host.run(advance())
 
     def __repr__(self) -> str:
         return f"<TestClock {self.now().isoformat()}>"
@@ -593,6 +604,23 @@ class TestHost:
         if timer.idle:
             return timer.next_due is not None and timer.next_due <= self._clock.now()
         return timer.task not in self._clock.waiting
+
+    async def _timers_scheduled(self) -> None:
+        """Until every timer waits for its next occurrence or for the clock (a retry delay):
+        none is still taking its lock, reading its status or running."""
+        while True:
+            waiting = self._clock.waiting
+            busy = [t for t in self._timers() if not t.idle and t.task not in waiting]
+            if not busy:
+                return
+            for timer in busy:
+                timer.state_changed.clear()
+            changes = {asyncio.ensure_future(timer.state_changed.wait()) for timer in busy}
+            try:
+                await asyncio.wait(changes, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for change in changes:
+                    change.cancel()
 
     def _busy(self) -> set[asyncio.Future[Any]]:
         """The work under way that is not waiting for the clock to move."""

@@ -140,3 +140,29 @@ def test_bad_number(function_host):
     )
     host_frames = [line for line in failure.splitlines() if "funchost" in line and ".py:" in line]
     assert host_frames == [], host_frames
+
+
+def test_the_documented_timer_test_passes(pytester: pytest.Pytester) -> None:
+    pytester.makefile(".ini", pytest="[pytest]\nfunchost_app = .\n")
+    pytester.path.joinpath("host.json").write_text('{"version": "2.0"}')
+    pytester.path.joinpath("function_app.py").write_text(
+        "import azure.functions as func\n\n"
+        "app = func.FunctionApp()\n\n\n"
+        '@app.timer_trigger(schedule="0 */5 * * * *", arg_name="timer")\n'
+        "def every_five_minutes(timer: func.TimerRequest) -> None:\n"
+        "    pass\n"
+    )
+    tests = pytester.path / "tests"
+    tests.mkdir()
+    (tests / "test_timer.py").write_text(
+        """\
+from datetime import timedelta
+
+
+def test_the_five_minute_timer(function_host):
+    function_host.clock.advance(timedelta(minutes=5))   # `0 */5 * * * *` is due
+    function_host.run_until_idle()                      # it ran, in milliseconds
+    assert [i.function for i in function_host.invocations] == ["every_five_minutes"]
+"""
+    )
+    run(pytester, "tests").assert_outcomes(passed=1)
