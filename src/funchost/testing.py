@@ -344,6 +344,7 @@ class _InvocationLogs(logging.Handler):
         super().__init__(logging.DEBUG)
         self.prefix = prefix
         self.records: list[logging.LogRecord] = []
+        self._by_invocation: dict[str, list[logging.LogRecord]] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         tag = INVOCATION_TAGS.current()
@@ -356,10 +357,12 @@ class _InvocationLogs(logging.Handler):
             return
         record.function_name = function_name
         record.invocation_id = invocation_id
-        self.records.append(record)  # list.append: safe from the pool's threads
+        # list.append and dict.setdefault: safe from the pool's threads.
+        self.records.append(record)
+        self._by_invocation.setdefault(invocation_id, []).append(record)
 
     def of(self, invocation_id: str) -> list[logging.LogRecord]:
-        return [r for r in self.records if getattr(r, "invocation_id", "") == invocation_id]
+        return list(self._by_invocation.get(invocation_id, ()))
 
 
 class _LoopTransport(httpx.BaseTransport):
