@@ -533,7 +533,11 @@ class TestHost:
         the trigger's value (a queue message's body, a blob's `container/name`)."""
         spec = self.host.index.get(function_name)
         if spec is None:
-            raise KeyError(f"no function named {function_name!r}")
+            failed = "; ".join(f"{f.name}: {f.reason}" for f in self.host.index.failed)
+            raise KeyError(
+                f"no function named {function_name!r}"
+                + (f" (these failed to load: {failed})" if failed else "")
+            )
 
         async def invoke() -> Invocation:
             event = await admin_event(self.host.runtime, spec, input)

@@ -250,3 +250,20 @@ def test_run_until_idle_names_what_is_still_pending(tmp_path: Path) -> None:
         )
         host.run_until_idle(timeout=10)
         assert [i.outcome for i in host.invocations] == ["succeeded"] * 3
+
+
+def test_invoking_a_function_that_failed_to_load_says_why(tmp_path: Path) -> None:
+    app = write_app(
+        tmp_path / "app",
+        {
+            "function_app.py": "import azure.functions as func\nimport helpers\n"
+            "app = func.FunctionApp()\n",
+            "helpers.py": "RATE = 1 / 0\n",
+        },
+    )
+    with TestHost(app) as host, pytest.raises(KeyError) as raised:
+        host.invoke("anything")
+    assert str(raised.value) == (
+        "\"no function named 'anything' (these failed to load: "
+        'function_app.py: ZeroDivisionError: division by zero)"'
+    )
