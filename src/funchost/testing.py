@@ -388,6 +388,10 @@ class _LoopTransport(httpx.BaseTransport):
 
 
 class TestHost:
+    """An app's host in this process: `client` for HTTP, `queue()` and `blob()` on its storage,
+    `invoke()`, `run_until_idle()`, `clock`, and what ran (`invocations`, `logs`). The
+    loaded `Host` is `host`, its ASGI application `app`."""
+
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
     def __init__(
