@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from azure.core.exceptions import ClientAuthenticationError
+from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
@@ -119,7 +119,10 @@ def test_start_serves_the_embedded_store_to_sdk_clients(
     container = service.get_container_client("done")
 
     def written() -> bool:
-        return any(b.name.endswith(".txt") for b in container.list_blobs())
+        try:
+            return any(b.name.endswith(".txt") for b in container.list_blobs())
+        except ResourceNotFoundError:
+            return False  # the output has not created its container yet
 
     wait_for(written)
     name = next(b.name for b in container.list_blobs())
@@ -143,7 +146,10 @@ def test_start_serves_the_embedded_store_to_sdk_clients(
     own_out = QueueClient.from_connection_string(conn, "own-out")
 
     def forwarded() -> bool:
-        return own_out.get_queue_properties().approximate_message_count > 0
+        try:
+            return own_out.get_queue_properties().approximate_message_count > 0
+        except ResourceNotFoundError:
+            return False  # the output has not created its queue yet
 
     wait_for(forwarded)
     assert base64.b64decode(own_out.receive_message().content) == b"own: x"  # type: ignore[union-attr]
