@@ -7,6 +7,8 @@ One server process at a time, each on a free port on 127.0.0.1:
   a  bench/apps/raw_asgi.py on uvicorn (httptools, uvloop, no access log)   -- the baseline
   b  funchost serve bench/apps/hello_async   (async def HTTP function)
   c  funchost serve bench/apps/hello_sync    (def HTTP function, run on the thread pool)
+  d  funchost start bench/apps/hello_sync    (the same def function as users develop it: reload
+                                             on, development logging); target d/c >= 0.9
 Each is warmed up with wrk, measured with `wrk --latency`, then stopped by PID. With
 --rounds N the order rotates every round and medians are reported.
 """
@@ -25,6 +27,7 @@ TARGETS = {
     "c/a req/s": 0.5,
     "p99 b/a": 2.0,
     "p99 c/a": 2.0,
+    "d/c req/s": 0.9,
 }
 
 
@@ -94,6 +97,13 @@ def main() -> int:
             h.funchost_spec(
                 "c", "funchost serve (def)", h.APPS_DIR / "hello_sync", secrets_dir=secrets
             ),
+            h.funchost_spec(
+                "d",
+                "funchost start (def)",
+                h.APPS_DIR / "hello_sync",
+                command="start",
+                path="/api/hello",
+            ),
         ]
         h.say(
             f"http_bench: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
@@ -101,7 +111,8 @@ def main() -> int:
         )
         runs: list[dict[str, Any]] = []
         for r in range(args.rounds):
-            order = specs[r % 3 :] + specs[: r % 3]
+            shift = r % len(specs)
+            order = specs[shift:] + specs[:shift]
             h.say(f"round {r + 1}/{args.rounds}: {' '.join(s.key for s in order)}")
             for spec in order:
                 runs.append(run_one(spec, args, log_dir, r + 1))
@@ -117,18 +128,22 @@ def main() -> int:
             "errors": sum(w["errors"] for w in mine),
             "requests": sum(w["requests"] for w in mine),
         }
-    a, b, c = summary["a"], summary["b"], summary["c"]
+    a, b, c, d = summary["a"], summary["b"], summary["c"], summary["d"]
     ratios = {
         "b/a req/s": b["requests_per_sec"] / a["requests_per_sec"],
         "c/a req/s": c["requests_per_sec"] / a["requests_per_sec"],
+        "d/a req/s": d["requests_per_sec"] / a["requests_per_sec"],
         "p99 b/a": b["latency_p99_ms"] / a["latency_p99_ms"],
         "p99 c/a": c["latency_p99_ms"] / a["latency_p99_ms"],
+        "p99 d/a": d["latency_p99_ms"] / a["latency_p99_ms"],
+        "d/c req/s": d["requests_per_sec"] / c["requests_per_sec"],
     }
     checks = {
         "b/a req/s": ratios["b/a req/s"] >= TARGETS["b/a req/s"],
         "c/a req/s": ratios["c/a req/s"] >= TARGETS["c/a req/s"],
         "p99 b/a": ratios["p99 b/a"] <= TARGETS["p99 b/a"],
         "p99 c/a": ratios["p99 c/a"] <= TARGETS["p99 c/a"],
+        "d/c req/s": ratios["d/c req/s"] >= TARGETS["d/c req/s"],
     }
 
     med = " (medians)" if args.rounds > 1 else ""
@@ -147,14 +162,21 @@ def main() -> int:
     h.say(h.text_table(["name", "req/s", "p50 ms", "p99 ms", "errors"], rows))
     h.say()
     h.say(
-        f"throughput b/a {ratios['b/a req/s']:.2f}   c/a {ratios['c/a req/s']:.2f}      "
-        f"p99 b/a {ratios['p99 b/a']:.2f}   c/a {ratios['p99 c/a']:.2f}"
+        f"throughput b/a {ratios['b/a req/s']:.2f}   c/a {ratios['c/a req/s']:.2f}   "
+        f"d/a {ratios['d/a req/s']:.2f}      p99 b/a {ratios['p99 b/a']:.2f}   "
+        f"c/a {ratios['p99 c/a']:.2f}   d/a {ratios['p99 d/a']:.2f}      "
+        f"start/serve (def) d/c {ratios['d/c req/s']:.2f}"
     )
     target_rows = [
         ["throughput b/a >= 0.65", f"{ratios['b/a req/s']:.2f}", h.verdict(checks["b/a req/s"])],
         ["throughput c/a >= 0.50", f"{ratios['c/a req/s']:.2f}", h.verdict(checks["c/a req/s"])],
         ["p99 b <= 2x p99 a", f"{ratios['p99 b/a']:.2f}x", h.verdict(checks["p99 b/a"])],
         ["p99 c <= 2x p99 a", f"{ratios['p99 c/a']:.2f}x", h.verdict(checks["p99 c/a"])],
+        [
+            "start costs <= 10% over serve (def): d/c >= 0.90",
+            f"{ratios['d/c req/s']:.2f}",
+            h.verdict(checks["d/c req/s"]),
+        ],
     ]
     h.say(h.text_table(["target", "got", "verdict"], target_rows))
     total_errors = sum(s["errors"] for s in summary.values())
