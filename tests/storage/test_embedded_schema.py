@@ -123,4 +123,8 @@ def test_receive_and_peek_cost_the_same_on_a_deep_queue(tmp_path: Path) -> None:
     assert receive < 20 and peek < 20, (receive, peek)
     taken = queues.receive(db, "deep", 32, 30)
     assert len(taken) == 32 and taken[0].content == "work"
+    # No index by visibility: hiding a received message rewrites its row only.
+    indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert {"messages_by_seq", "messages_by_expiry"} <= indexes
+    assert "messages_by_visibility" not in indexes
     db.close()
