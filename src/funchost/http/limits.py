@@ -3,7 +3,7 @@
 Each limit bounds what one client can take from the host: memory (the size of a request head),
 connections held open by sending slowly (the head's deadline, the minimum request-body rate) or
 by not reading (the minimum response rate). host.json sets them under
-`extensions.http.limits` (see `parse_http_limits`); docs/usage.md lists them.
+`extensions.http.limits` (see `parse_http_limits`); docs/production.md lists them.
 """
 
 from __future__ import annotations
