@@ -1,5 +1,6 @@
 """MkDocs hook: heading anchors as GitHub makes them, so that one link works on GitHub and on the
-built site (`usage.md#several-processes---workers-n` for "Several processes: `--workers N`")."""
+built site (`production.md#several-processes---workers-n` for "Several processes:
+`--workers N`")."""
 
 from __future__ import annotations
 
