@@ -19,7 +19,8 @@ Parts (all with the sync clients of azure-storage-queue and azure-storage-blob, 
               and operations per second. Targets: CPU <= 1/4 of Azurite's; rate >= 1.5x.
   concurrent  16 clients (4 processes x 4 threads, each thread its own client), the same four
               kinds one after another (per kind, not mixed), `--concurrent-ops` in all per kind,
-              on fresh servers (queues, then blobs, as above). Target: throughput >= 1.5x Azurite's, no errors.
+              on fresh servers (queues, then blobs, as above). Target: throughput >= 1.5x
+              Azurite's, no errors.
   big         a `--big-mib` blob (1 GiB) from a file, uploaded with `upload_blob` and downloaded
               with `download_blob().readinto`, SDK defaults (4 MiB blocks, 1 connection), on a
               fresh server; Azurite here persists to a temporary folder (its default, as users
