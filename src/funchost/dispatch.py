@@ -40,8 +40,13 @@ import socket
 import tempfile
 from collections import deque
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from funchost.http.exchange import Request, Respond, Response
+if TYPE_CHECKING:
+    # Only in annotations: the supervisors (reload, --workers) import this module, and must not
+    # load azure.functions and werkzeug with it.
+    from funchost.http.exchange import Request, Respond, Response
+
 
 logger = logging.getLogger("funchost")
 
