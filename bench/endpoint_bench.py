@@ -64,7 +64,8 @@ import harness as h
 
 sys.path.insert(0, str(h.REPO_ROOT))
 
-from tests.azurite import ACCOUNT, AZURITE_BIN, DEV_KEY
+from tests.azurite import AZURITE_BIN, free_ports
+from tests.azurite import development_connection_string as connection_string
 
 KIND = "endpoint"
 OPS = ("send", "receive+delete", "upload 1 KiB", "download 1 KiB")
@@ -86,26 +87,6 @@ TARGET_TRIGGER = 0.8
 
 
 # --------------------------------------------------------------------------- servers
-
-
-def free_ports(count: int, host: str = h.LOCALHOST) -> list[int]:
-    """Distinct free ports of `host` (all bound at once, so none is handed out twice)."""
-    socks = [socket.socket() for _ in range(count)]
-    try:
-        for sock in socks:
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
-
-
-def connection_string(host: str, blob_port: int, queue_port: int) -> str:
-    return (
-        f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
-        f"BlobEndpoint=http://{host}:{blob_port}/{ACCOUNT};"
-        f"QueueEndpoint=http://{host}:{queue_port}/{ACCOUNT};"
-    )
 
 
 @dataclass

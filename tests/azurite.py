@@ -19,12 +19,12 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 ACCOUNT = "devstoreaccount1"
 
 
-def free_ports(count: int) -> list[int]:
-    """Distinct free ports (all bound at once, so none is handed out twice)."""
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """Distinct free ports of `host` (all bound at once, so none is handed out twice)."""
     sockets = [socket.socket() for _ in range(count)]
     try:
         for s in sockets:
-            s.bind(("127.0.0.1", 0))
+            s.bind((host, 0))
         return [int(s.getsockname()[1]) for s in sockets]
     finally:
         for s in sockets:

@@ -15,7 +15,7 @@ import socket
 import time
 from pathlib import Path
 
-from tests.azurite import ACCOUNT, DEV_KEY
+from tests.azurite import development_connection_string
 
 
 def loopback_address() -> str:
@@ -44,11 +44,7 @@ class DevAccount:
         return f"UseDevelopmentStorage=true;DevelopmentStorageProxyUri=http://{self.address}"
 
     def client_string(self) -> str:
-        return (
-            f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={DEV_KEY};"
-            f"BlobEndpoint=http://{self.address}:10000/{ACCOUNT};"
-            f"QueueEndpoint=http://{self.address}:10001/{ACCOUNT};"
-        )
+        return development_connection_string(self.address, 10000, 10001)
 
     def endpoint_pid(self) -> int | None:
         pid_file = self.data / "endpoint.pid"

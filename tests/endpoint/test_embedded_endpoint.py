@@ -16,11 +16,11 @@ from azure.core.exceptions import ClientAuthenticationError, ResourceNotFoundErr
 from azure.storage.blob import BlobServiceClient
 from azure.storage.queue import QueueClient, QueueServiceClient, TextBase64EncodePolicy
 
+from tests.azurite import DEV_KEY
 from tests.conftest import StartHost, write_app
 from tests.endpoint.conftest import code
 from tests.endpoint.devaccount import DevAccount, loopback_address
 
-DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 BANNER = re.compile(
     r"Storage: storage endpoint of the embedded store: blobs (http://127\.0\.0\.1:\d+/devstoreaccount1), "
     r"queues (http://127\.0\.0\.1:\d+/devstoreaccount1) \(connection string in FUNCHOST_STORAGE\)"
