@@ -13,6 +13,7 @@ from funchost import scaffold
 from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig, load_config
 from funchost.errors import ConfigError
 from funchost.packaging import commands as _pack
+from funchost.publishing import client as _publish
 from funchost.scaffold.version import VersionAction
 from funchost.settings_commands import add_commands as _settings_commands
 from funchost.settings_commands import run as _settings
@@ -36,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     scaffold.add_commands(commands)
     _pack.add_commands(commands)
+    _publish.add_commands(commands)
 
     start = commands.add_parser("start", help="run the development host (like 'func start')")
     start.add_argument("app_dir", nargs="?", default=".")
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", "-p", type=_port, default=None)
     serve.add_argument("--host", default=None)
     serve.add_argument("--workers", type=int, default=1)
+    _publish.add_serve_options(serve)
     serve.add_argument("--verbose", action="store_true")
     for command in (start, serve):
         # Set by the supervisor of --workers and reload: it has printed the banner itself.
@@ -160,6 +163,7 @@ def _run_host(args: argparse.Namespace, mode: str) -> int:
         if args.workers < 1:
             raise ConfigError("--workers must be 1 or more")
         options["workers"] = args.workers
+        options.update(published=True, keep_versions=args.keep_versions)
     # Read into a copy of the environment first: with reload on, each serving child reads
     # local.settings.json itself, and must not inherit values this process applied.
     config = load_config(args.app_dir, **options, environ=dict(os.environ))
@@ -174,16 +178,18 @@ def _run_host(args: argparse.Namespace, mode: str) -> int:
     from funchost.server import serve
 
     config = load_config(args.app_dir, **options)
+    launch_dir = os.getcwd()
     # The host starts the language worker in the app folder: functions that open files by
     # relative paths find them there, in Azure and under Core Tools alike.
-    os.chdir(config.app_dir)
-    return serve(config, _worker_args(args, config), banner=not args.no_banner)
+    os.chdir(config.code_root)
+    return serve(config, _worker_args(args, config), not args.no_banner, launch_dir)
 
 
 def _worker_args(args: argparse.Namespace, config: HostConfig) -> list[str]:
     """The command line of one worker of `serve --workers N`."""
     worker = ["serve", str(config.app_dir), "--host", config.host, "--port", str(config.port)]
     worker += ["--workers", "1", "--no-banner"]
+    worker += ["--keep-versions", str(config.keep_versions)]
     if args.verbose:
         worker.append("--verbose")
     return worker
@@ -323,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _settings(args)
         if args.command == "pack":
             return _pack.run(args)
+        if args.command in _publish.COMMANDS:
+            return _publish.run(args)
     except ConfigError as exc:
         print(f"funchost: error: {exc}", file=sys.stderr)
         return 2

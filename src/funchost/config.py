@@ -55,6 +55,16 @@ class HostConfig:
     connection_strings: dict[str, str] = field(default_factory=dict)
     host_options: HostOptions = field(default_factory=HostOptions)
     secrets_dir: Path | None = None
+    # Where the app's code is, when it is not `app_dir`: a version published to `serve`
+    # (funchost.publishing). `app_dir` stays the app's identity: its keys, state and host id.
+    code_dir: Path | None = None
+    # Published versions kept in the state folder (`serve --keep-versions`).
+    keep_versions: int = 5
+
+    @property
+    def code_root(self) -> Path:
+        """The folder the functions and host.json are loaded from."""
+        return self.code_dir or self.app_dir
 
     def setting(self, name: str, default: str | None = None) -> str | None:
         return self.settings.get(name, default)
@@ -151,6 +161,24 @@ class HostConfig:
             )
         return budget
 
+    def _size_setting(self, name: str, default: int) -> int:
+        size = self._int_setting(name, "a number of bytes")
+        if size is None:
+            return default
+        if size < 1:
+            raise ConfigError(f"{name} must be 1 or more, found {self.setting(name)!r}")
+        return size
+
+    @property
+    def publish_max_package(self) -> int:
+        """The largest package `funchost publish` may send (FUNCHOST_PUBLISH_MAX_PACKAGE)."""
+        return self._size_setting("FUNCHOST_PUBLISH_MAX_PACKAGE", 512 * 1024 * 1024)
+
+    @property
+    def publish_max_unpacked(self) -> int:
+        """The most bytes a published package may unpack to (FUNCHOST_PUBLISH_MAX_UNPACKED)."""
+        return self._size_setting("FUNCHOST_PUBLISH_MAX_UNPACKED", 2 * 1024 * 1024 * 1024)
+
     @property
     def homepage_disabled(self) -> bool:
         return is_true(self.setting("AzureWebJobsDisableHomepage"))
@@ -181,11 +209,15 @@ def load_config(
     workers: int = 1,
     reload: bool = False,
     environ: MutableMapping[str, str] | None = None,
+    published: bool = False,
+    code_dir: Path | None = None,
+    keep_versions: int = 5,
 ) -> HostConfig:
     """Read host.json, local.settings.json (development only) and the environment.
 
     The environment is updated the way the real host prepares a worker's environment, so user
-    code and libraries that read it behave as in Azure.
+    code and libraries that read it behave as in Azure. With `published` (`serve`), the code
+    is the current version published to the app, if there is one (funchost.publishing).
     """
     env = os.environ if environ is None else environ
     root = Path(app_dir).resolve()
@@ -193,7 +225,10 @@ def load_config(
         raise ConfigError(f"app folder {str(app_dir)!r} does not exist")
     if not (root / HOST_JSON).is_file():
         raise ConfigError(f"{root}: no host.json found; is this an Azure Functions app folder?")
-    host_options = read_host_options(root)
+    if code_dir is None and published:
+        code_dir = _published_code(root, env)
+    code = code_dir or root
+    host_options = read_host_options(code)
     connection_strings: dict[str, str] = {}
     cors_origins: tuple[str, ...] = ()
     credentials = False
@@ -221,8 +256,8 @@ def load_config(
         )
     if host is None:
         host = "127.0.0.1" if mode == DEVELOPMENT else "0.0.0.0"
-    env["AzureWebJobsScriptRoot"] = str(root)
-    env["FUNCTIONS_APPLICATION_DIRECTORY"] = str(root)
+    env["AzureWebJobsScriptRoot"] = str(code)
+    env["FUNCTIONS_APPLICATION_DIRECTORY"] = str(code)
     env.setdefault("FUNCTIONS_WORKER_RUNTIME", "python")
     env.setdefault("FUNCTIONS_EXTENSION_VERSION", "~4")
     env["AZURE_FUNCTIONS_ENVIRONMENT"] = "Development" if mode == DEVELOPMENT else "Production"
@@ -246,4 +281,14 @@ def load_config(
         host_options=host_options,
         # Absolute now: a host process works in the app folder.
         secrets_dir=Path(secrets).absolute() if secrets else None,
+        code_dir=code_dir,
+        keep_versions=keep_versions,
     )
+
+
+def _published_code(root: Path, env: MutableMapping[str, str]) -> Path | None:
+    """The folder of the version published to the app at `root`, None for the app folder."""
+    from funchost.publishing.versions import VersionStore
+
+    state = HostConfig(app_dir=root, settings=dict(env)).state_dir
+    return VersionStore(state).current_code()

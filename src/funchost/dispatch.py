@@ -25,6 +25,9 @@ still a worker's first, which drains, never a second one, which would cut reques
   worker sends each connection it still receives back (`RETURNED`, with the descriptor) to
   be handed to another worker.
 - `FORCE` (supervisor): stop at once (a second SIGTERM to the supervisor).
+- `SWITCH` (worker): a new version of the app is current (funchost.publishing): start new
+  workers, and once they all serve, hand connections to them only, answer `SWITCHED` to the
+  workers that asked, and `STOP` every worker of the old version.
 - the end of the stream: the other side has gone. A worker whose supervisor is gone drains
   and exits.
 """
@@ -59,6 +62,8 @@ FORCE = b"f"
 READY = b"r"  # worker -> supervisor
 LEAVING = b"l"
 RETURNED = b"b"  # worker -> supervisor, with one descriptor
+SWITCH = b"w"  # worker -> supervisor
+SWITCHED = b"n"  # supervisor -> worker
 
 # Slots of a worker's counters page.
 TAKEN = 0  # connections the worker has received, ever
@@ -174,6 +179,7 @@ class HandedConnections:
         self.fresh: deque[float] = deque()
         self.leaving = False
         self.stopped: asyncio.Event | None = None  # STOP read, or the supervisor gone
+        self.switched: asyncio.Event | None = None  # SWITCHED read
         self._expiry: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -228,6 +234,17 @@ class HandedConnections:
         while self.fresh and self.loop.time() < deadline:
             await asyncio.sleep(0.01)
 
+    async def switch(self, timeout: float) -> bool:
+        """Ask the supervisor to replace every worker with one on the current version; True
+        once it hands connections to new workers only."""
+        self.switched = asyncio.Event()
+        self._send(SWITCH)
+        try:
+            await asyncio.wait_for(self.switched.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
     # -- the channel
     def _send(self, message: bytes) -> None:
         try:
@@ -251,6 +268,8 @@ class HandedConnections:
                 return
             if STOP in data:
                 self._stopped()
+            if SWITCHED in data and self.switched is not None:
+                self.switched.set()
             if FORCE in data:
                 self.stop_server(True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import socket
 from collections.abc import Sequence
 
 from funchost.asgi import create_app
@@ -23,11 +24,18 @@ logger = logging.getLogger("funchost")
 EXIT_POOL_EXHAUSTED = 75
 
 
-def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = True) -> int:
+def serve(
+    config: HostConfig,
+    worker_args: Sequence[str] = (),
+    banner: bool = True,
+    launch_dir: str | None = None,
+) -> int:
     """Run until SIGINT/SIGTERM; in-flight requests are drained before exit.
 
     `worker_args` are the command-line arguments that start one worker process, used when
-    `config.workers` > 1.
+    `config.workers` > 1. Under `serve` (production), versions published to the app are
+    switched to: a single process re-executes itself (in `launch_dir`, where its command line
+    was given) on the same socket, the pool of `--workers` replaces its workers.
     """
     if config.workers > 1:
         return _run_workers(config, worker_args)
@@ -39,14 +47,25 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
         endpoint = app.host.storage_endpoint
         sockets = endpoint.sockets if endpoint is not None else None
         show_banner(config, app.host.index, sockets)
+        _say_version(config)
     server = HttpServer(
         app,
         respond=app.respond if link is None else link.counting(app.respond),
         limits=config.host_options.http_limits,
         on_started=_freeze_startup_objects,
     )
-    if link is None or config.mode != PRODUCTION:
+    if config.mode != PRODUCTION:
         return server.run(sock)
+    from funchost.publishing.switch import ProcessSwitch, WorkerSwitch
+
+    if link is None:
+        assert isinstance(sock, socket.socket)
+        switch = ProcessSwitch(server, sock, app.host.storage_endpoint, launch_dir)
+        app.publisher = switch.publisher(config)
+        code = server.run(switch.listener)
+        switch.restart_if_asked(code)  # does not return when a switch was asked
+        return code
+    app.publisher = WorkerSwitch(server, link).publisher(config)
     # A worker of `serve --workers N`: its supervisor replaces a worker that exits.
     exhausted = False
 
@@ -63,6 +82,16 @@ def serve(config: HostConfig, worker_args: Sequence[str] = (), banner: bool = Tr
     app.host.invoker.on_pool_exhausted = replace_this_worker
     code = server.run(sock)
     return EXIT_POOL_EXHAUSTED if exhausted and code == 0 else code
+
+
+def _say_version(config: HostConfig) -> None:
+    """One line when the app serves a published version (funchost.publishing)."""
+    if config.code_dir is not None:
+        print(
+            f"Serving version {config.code_dir.name} published to this app ({config.code_dir});"
+            " roll back with 'funchost publish URL --rollback'.",
+            flush=True,
+        )
 
 
 def _freeze_startup_objects() -> None:
@@ -86,6 +115,7 @@ def _run_workers(config: HostConfig, worker_args: Sequence[str]) -> int:
     # Every worker serves the storage endpoint on the same two sockets.
     sockets = EndpointSockets.for_host(config.settings, config.connection_strings, False)
     show_banner(config, index_app(config), sockets)
+    _say_version(config)
     sock = listening_socket(config.host, config.port)
     passed = sockets.environment() if sockets is not None else NOTHING_PASSED
     return WorkerPool(worker_args, config.workers, sock, passed).run()

@@ -10,7 +10,10 @@ connection itself, handing each to the least-loaded worker (funchost.dispatch). 
 or SIGINT ends every worker's channel, which drains it (in-flight requests finish, up to
 30 s), and the pool exits 0 once they have all exited; a second one stops them at once. A
 worker that dies is replaced; one that leaves on its own (a signal of its own, an exhausted
-thread pool) is replaced as soon as it says so, while it drains.
+thread pool) is replaced as soon as it says so, while it drains. A worker that has made a
+new version of the app current (funchost.publishing) asks the pool to switch: the pool starts
+N new workers (each serves the current version), and once they are all ready, hands
+connections to them only and drains the old ones.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
 from funchost.config import LISTEN_FD_ENV
-from funchost.dispatch import FORCE, LEAVING, READY, STOP, WorkerLink
+from funchost.dispatch import FORCE, LEAVING, READY, STOP, SWITCH, SWITCHED, WorkerLink
 from funchost.errors import ConfigError
 
 logger = logging.getLogger("funchost")
@@ -173,6 +176,9 @@ class WorkerPool:
         # When to look for exited workers next: every WATCH_INTERVAL, and soon after a
         # worker's channel ends (not on every wakeup: they come with every connection).
         self.reap_at = 0.0
+        # During a switch to a new version: the workers of the old one, and those that asked.
+        self.replacing: set[Worker] = set()
+        self.switch_asked: list[Worker] = []
 
     def run(self) -> int:
         """Run until SIGINT/SIGTERM and every worker has exited; 0, or 2 if workers cannot
@@ -252,8 +258,38 @@ class WorkerPool:
             if READY[0] in data:
                 worker.ready = True
                 self._update_accepting()
+                self._finish_switch()
             if LEAVING[0] in data:
                 self._leaving(worker)
+            if SWITCH[0] in data:
+                self._switch(worker)
+
+    def _switch(self, asking: Worker) -> None:
+        """Start a new worker for each, then (`_finish_switch`) retire the old ones."""
+        under_way = bool(self.switch_asked)
+        self.switch_asked.append(asking)
+        if under_way or self.stopping:
+            return
+        self.replacing = {w for w in self.workers if not w.leaving}
+        logger.info("A new version is current: starting %d new worker(s).", self.size)
+        for _ in range(self.size):
+            self._start_worker()
+
+    def _finish_switch(self) -> None:
+        if not self.switch_asked:
+            return
+        new = [w for w in self.workers if w not in self.replacing and not w.leaving]
+        if len(new) < self.size or not all(w.ready for w in new):
+            return
+        old, self.replacing = self.replacing, set()
+        for worker in old:
+            worker.leaving = True  # hand it nothing more
+        for worker in self.switch_asked:
+            worker.link.tell(SWITCHED)
+        self.switch_asked.clear()
+        for worker in old:
+            worker.tell(STOP)
+        self._update_accepting()
 
     def _leaving(self, worker: Worker) -> None:
         if worker.leaving:
@@ -274,7 +310,8 @@ class WorkerPool:
             if not worker.gone:
                 self.selector.unregister(worker.link.channel)
             worker.link.close()
-            if self.stopping or worker.leaving:
+            if self.stopping or worker.leaving or worker in self.replacing:
+                self.replacing.discard(worker)
                 continue
             if code == STARTUP_FAILED and time.monotonic() - worker.started_at < STARTUP_PERIOD:
                 logger.error("Worker %d exited at startup (code %d); stopping.", worker.pid, code)

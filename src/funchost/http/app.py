@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from funchost.bindings.expressions import (
@@ -47,6 +47,9 @@ from funchost.http.paths import decode_path
 from funchost.http.routing import RouteTable
 from funchost.indexing.spec import FunctionSpec, RetrySpec
 from funchost.invocation.invoker import EMPTY, HOST_API_REASON, TriggerEvent
+
+if TYPE_CHECKING:
+    from funchost.publishing.receiver import Publisher
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -148,6 +151,9 @@ class AsgiRequest:
     async def read_body(self, limit: int, budget: BodyBudget | None = None) -> bytes:
         return await read_body(self._receive, self.headers, limit, budget)
 
+    async def receive(self) -> MutableMapping[str, Any]:
+        return await self._receive()
+
 
 class HostApp:
     def __init__(self, host: Host) -> None:
@@ -168,6 +174,8 @@ class HostApp:
         self.keys = host.keys
         self.invoker = host.invoker
         self.homepage_disabled = config.homepage_disabled
+        # The routes of `funchost publish`, set by `funchost serve` (funchost.server).
+        self.publisher: Publisher | None = None
         # funchost's server calls `respond` directly, without ASGI messages (http/exchange.py).
         self.respond: Respond = _with_access_log(self.answer) if config.verbose else self.answer
 
@@ -361,6 +369,13 @@ class HostApp:
                 key = given_key(headers, query)
                 if not self.keys.authorize("admin", None, key):
                     return Response(401, cors_headers)
+        if self.publisher is not None:
+            parts = [p for p in path.split("/") if p][1:]
+            if self.publisher.handles(parts):
+                published = await self.publisher.answer(request, parts)
+                return Response(
+                    published.status, [*published.headers, *cors_headers], published.body
+                )
         body = b""
         if takes_body(method, path) and (
             "content-length" in headers or "transfer-encoding" in headers

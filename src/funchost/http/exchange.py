@@ -91,6 +91,11 @@ class Request(Protocol):
         """The whole body (the module's `read_body` on the request's ASGI `receive`)."""
         ...
 
+    async def receive(self) -> MutableMapping[str, Any]:
+        """The next ASGI message of the request: a part of its body, or its end (for bodies
+        streamed elsewhere than memory, such as a published package)."""
+        ...
+
 
 # A `Response` is a status, headers with lower-case names and no framing headers, and the
 # whole body; the server writes the framing (content-length) itself.

@@ -41,7 +41,7 @@ class AppIndex:
 
 
 def index_app(config: HostConfig) -> AppIndex:
-    app_dir = config.app_dir
+    app_dir = config.code_root
     wanted = {n.lower() for n in config.functions}
     disabled_names = {
         key.split(".", 1)[1].rsplit(".", 1)[0].lower()

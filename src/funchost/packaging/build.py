@@ -13,6 +13,7 @@ workers.
 from __future__ import annotations
 
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -29,6 +30,21 @@ AZURE_PLATFORMS = (
     *(f"manylinux_2_{minor}_x86_64" for minor in range(28, 16, -1)),
     "manylinux2014_x86_64",
 )
+_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# What the Python worker on Azure (and funchost) already has: an app's requirements.txt lists
+# it, but a copy in .python_packages would only shadow the host's own.
+HOST_PROVIDED = frozenset({"azure-functions"})
+
+
+def provided_by_host(line: str) -> bool:
+    """Whether a requirements.txt line names a package the host provides."""
+    name = _REQUIREMENT_NAME.match(line.strip())
+    if name is None:
+        return False
+    rest = line.strip()[name.end() :].lstrip()
+    if rest.startswith((".", "/", ":")):  # a path or a URL, not a project name
+        return False
+    return re.sub(r"[._-]+", "-", name.group(0)).lower() in HOST_PROVIDED
 
 
 @dataclass(frozen=True)

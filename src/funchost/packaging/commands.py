@@ -121,11 +121,6 @@ def _output(argument: str | None, app_dir: Path) -> Path:
     return path
 
 
-_REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-# What the Python worker on Azure already has: listing it needs no .python_packages.
-_PROVIDED = frozenset({"azure-functions"})
-
-
 def _missing_packages_note(app_dir: Path) -> str | None:
     if (app_dir / ".python_packages").is_dir():
         return None
@@ -133,12 +128,13 @@ def _missing_packages_note(app_dir: Path) -> str | None:
         lines = (app_dir / "requirements.txt").read_text(errors="replace").splitlines()
     except OSError:
         return None
+    from funchost.packaging.build import provided_by_host
+
     for line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        name = _REQUIREMENT_NAME.match(line)
-        if name is None or re.sub(r"[._-]+", "-", name.group(0)).lower() not in _PROVIDED:
+        if not provided_by_host(line):
             return (
                 "requirements.txt lists packages but the app has no .python_packages: "
                 "use --build local, or a publish that builds remotely"
