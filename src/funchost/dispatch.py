@@ -26,8 +26,11 @@ still a worker's first, which drains, never a second one, which would cut reques
   be handed to another worker.
 - `FORCE` (supervisor): stop at once (a second SIGTERM to the supervisor).
 - `SWITCH` (worker): a new version of the app is current (funchost.publishing): start new
-  workers, and once they all serve, hand connections to them only, answer `SWITCHED` to the
-  workers that asked, and `STOP` every worker of the old version.
+  workers, and once they all serve, hand connections to them only and `RETIRE` every worker of
+  the old version; once each has answered `RETIRED`, answer `SWITCHED` to the workers that
+  asked, and `STOP` the old ones.
+- `RETIRE` (supervisor): take no more requests on kept-alive connections (a `STOP` follows);
+  the worker answers `RETIRED` once it has closed those that are idle.
 - the end of the stream: the other side has gone. A worker whose supervisor is gone drains
   and exits.
 """
@@ -63,7 +66,9 @@ READY = b"r"  # worker -> supervisor
 LEAVING = b"l"
 RETURNED = b"b"  # worker -> supervisor, with one descriptor
 SWITCH = b"w"  # worker -> supervisor
-SWITCHED = b"n"  # supervisor -> worker
+RETIRED = b"d"
+RETIRE = b"t"  # supervisor -> worker
+SWITCHED = b"n"
 
 # Slots of a worker's counters page.
 TAKEN = 0  # connections the worker has received, ever
@@ -73,6 +78,8 @@ LOAD = 1  # requests in progress + connections with no request read yet
 FRESH_FOR = 1.0
 # How long a leaving worker waits for its supervisor's `STOP`.
 LEAVE_TIMEOUT = 5.0
+# How long the connections closed on `RETIRE` take to be closed (the next turn of the loop).
+CLOSED_AFTER = 0.01
 # How long a stopping worker gives connections it took a moment ago to start their request
 # before the drain, which closes connections without one.
 SETTLE_FOR = 0.25
@@ -180,6 +187,8 @@ class HandedConnections:
         self.leaving = False
         self.stopped: asyncio.Event | None = None  # STOP read, or the supervisor gone
         self.switched: asyncio.Event | None = None  # SWITCHED read
+        # Called on `RETIRE`: the server stops taking requests on kept-alive connections.
+        self.on_retire: Callable[[], None] | None = None
         self._expiry: asyncio.TimerHandle | None = None
 
     @classmethod
@@ -268,6 +277,12 @@ class HandedConnections:
                 return
             if STOP in data:
                 self._stopped()
+            if RETIRE in data:
+                if self.on_retire is not None:
+                    self.on_retire()
+                # Once the closes have reached the clients: the loop closes sockets after
+                # this turn, and the pool answers the publish call as soon as this arrives.
+                self.loop.call_later(CLOSED_AFTER, self._send, RETIRED)
             if SWITCHED in data and self.switched is not None:
                 self.switched.set()
             if FORCE in data:

@@ -13,7 +13,8 @@ worker that dies is replaced; one that leaves on its own (a signal of its own, a
 thread pool) is replaced as soon as it says so, while it drains. A worker that has made a
 new version of the app current (funchost.publishing) asks the pool to switch: the pool starts
 N new workers (each serves the current version), and once they are all ready, hands
-connections to them only and drains the old ones.
+connections to them only, has the old ones close their idle kept-alive connections, answers
+the worker that asked, and drains the old ones.
 """
 
 from __future__ import annotations
@@ -31,7 +32,17 @@ from collections.abc import Callable, Mapping, Sequence
 from types import FrameType
 
 from funchost.config import LISTEN_FD_ENV
-from funchost.dispatch import FORCE, LEAVING, READY, STOP, SWITCH, SWITCHED, WorkerLink
+from funchost.dispatch import (
+    FORCE,
+    LEAVING,
+    READY,
+    RETIRE,
+    RETIRED,
+    STOP,
+    SWITCH,
+    SWITCHED,
+    WorkerLink,
+)
 from funchost.errors import ConfigError
 
 logger = logging.getLogger("funchost")
@@ -46,6 +57,8 @@ WATCH_INTERVAL = 0.5
 # the pool stops rather than restart it forever.
 STARTUP_FAILED = 2
 STARTUP_PERIOD = 10.0
+# How long old workers get to close their idle connections in a switch before it goes on.
+RETIRE_TIMEOUT = 5.0
 # Connections accepted at once before the pool looks at its workers' messages again.
 ACCEPT_BATCH = 64
 
@@ -179,6 +192,10 @@ class WorkerPool:
         # During a switch to a new version: the workers of the old one, and those that asked.
         self.replacing: set[Worker] = set()
         self.switch_asked: list[Worker] = []
+        self.switch_next: list[Worker] = []  # asked during a switch: another one follows
+        self.retiring: set[Worker] = set()  # old workers yet to answer RETIRED
+        self.retire_deadline = float("inf")
+        self.retired: set[Worker] = set()  # old workers of the switch under way
 
     def run(self) -> int:
         """Run until SIGINT/SIGTERM and every worker has exited; 0, or 2 if workers cannot
@@ -212,7 +229,7 @@ class WorkerPool:
 
     def _step(self) -> None:
         now = time.monotonic()
-        timeout = min(self.reap_at, self.deadline) - now
+        timeout = min(self.reap_at, self.deadline, self.retire_deadline) - now
         if self.waiting:
             timeout = min(timeout, 0.02)
         for key, _events in self.selector.select(max(0.0, timeout)):
@@ -224,6 +241,8 @@ class WorkerPool:
             self.reap_at = now + (0.02 if gone else WATCH_INTERVAL)
         if self.waiting:
             self._hand_waiting()
+        if now >= self.retire_deadline:
+            self._finish_switch()
         if now >= self.deadline:
             for worker in self.workers:
                 if worker.process.poll() is None:
@@ -263,12 +282,18 @@ class WorkerPool:
                 self._leaving(worker)
             if SWITCH[0] in data:
                 self._switch(worker)
+            if RETIRED[0] in data:
+                self.retiring.discard(worker)
+                self._finish_switch()
 
     def _switch(self, asking: Worker) -> None:
         """Start a new worker for each, then (`_finish_switch`) retire the old ones."""
-        under_way = bool(self.switch_asked)
+        if self.switch_asked:
+            # Its version may have been made current after the new workers read the pointer.
+            self.switch_next.append(asking)
+            return
         self.switch_asked.append(asking)
-        if under_way or self.stopping:
+        if self.stopping:
             return
         self.replacing = {w for w in self.workers if not w.leaving}
         logger.info("A new version is current: starting %d new worker(s).", self.size)
@@ -276,20 +301,36 @@ class WorkerPool:
             self._start_worker()
 
     def _finish_switch(self) -> None:
+        """Once the new workers all serve: hand them every connection, have the old ones
+        `RETIRE`, and once they have (or after `RETIRE_TIMEOUT`), answer and stop them."""
         if not self.switch_asked:
             return
-        new = [w for w in self.workers if w not in self.replacing and not w.leaving]
-        if len(new) < self.size or not all(w.ready for w in new):
+        if self.replacing:
+            new = [w for w in self.workers if w not in self.replacing and not w.leaving]
+            if len(new) < self.size or not all(w.ready for w in new):
+                return
+            for worker in self.replacing:
+                worker.leaving = True  # hand it nothing more
+                if worker.link.tell(RETIRE):
+                    self.retiring.add(worker)
+            self._update_accepting()
+            self.retire_deadline = time.monotonic() + RETIRE_TIMEOUT
+            self.retired, self.replacing = self.replacing, set()
+        if self.retiring and time.monotonic() < self.retire_deadline:
             return
-        old, self.replacing = self.replacing, set()
-        for worker in old:
-            worker.leaving = True  # hand it nothing more
+        self.retiring.clear()
+        self.retire_deadline = float("inf")
         for worker in self.switch_asked:
             worker.link.tell(SWITCHED)
         self.switch_asked.clear()
-        for worker in old:
+        for worker in self.retired:
             worker.tell(STOP)
-        self._update_accepting()
+        self.retired = set()
+        if self.switch_next:
+            asking, *rest = self.switch_next
+            self.switch_next = []
+            self._switch(asking)
+            self.switch_asked.extend(rest)
 
     def _leaving(self, worker: Worker) -> None:
         if worker.leaving:
@@ -310,6 +351,9 @@ class WorkerPool:
             if not worker.gone:
                 self.selector.unregister(worker.link.channel)
             worker.link.close()
+            if worker in self.retiring:
+                self.retiring.discard(worker)
+                self._finish_switch()
             if self.stopping or worker.leaving or worker in self.replacing:
                 self.replacing.discard(worker)
                 continue

@@ -199,15 +199,20 @@ class Load:
 
 def switch_under_load(server: Server, name: str) -> None:
     before = server.answer()
-    with Load(server) as load:
+    headers = {"x-functions-key": FUNCTION_KEY}
+    with Load(server) as load, httpx.Client(base_url=server.url, headers=headers) as kept:
+        assert kept.get("/api/hello").text == before  # a kept-alive connection, now idle
         server.publish_app(name, {"function_app.py": hello_app(name, PEEK_FUNCTION)})
         sent = len(load.answers)
-        # Once publish has returned, only the new version answers.
+        # Once publish has returned, only the new version answers: on new connections, and
+        # on the kept-alive one, which the old version has closed (httpx opens another).
         after = [server.answer() for _ in range(10)]
+        after_kept = [kept.get("/api/hello").text for _ in range(3)]
         time.sleep(0.2)
     assert load.failures == []
     assert set(load.answers) <= {before, name}, set(load.answers)
     assert after == [name] * 10
+    assert after_kept == [name] * 3
     assert load.answers[-1] == name
     assert sent > 1 and load.answers[0] == before
 
@@ -440,3 +445,22 @@ def test_start_does_not_take_packages(
         f"funchost: error: {running.base_url} does not take packages (404): publish to a host "
         "run by 'funchost serve'\n"
     )
+
+
+@pytest.mark.parametrize("server_name", ["single", "pool"])
+def test_once_publish_returns_kept_alive_connections_get_the_new_version(
+    request: pytest.FixtureRequest, server_name: str
+) -> None:
+    server: Server = request.getfixturevalue(server_name)
+    headers = {"x-functions-key": FUNCTION_KEY}
+    name = f"kept-{server_name}"
+    package = zip_of({"function_app.py": hello_app(name).encode()})
+    with httpx.Client(base_url=server.url, headers=headers) as kept:
+        for _ in range(4):  # under --workers, kept-alive connections on each worker
+            kept.get("/api/hello")
+        with httpx.Client(base_url=server.url, headers=headers) as other:
+            other.get("/api/hello")
+            assert post_package(server, package).status_code == 200
+            # At once, on the connections kept alive before: the old version closed them.
+            assert other.get("/api/hello").text == name
+            assert kept.get("/api/hello").text == name

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from funchost.config import LISTEN_FD_ENV, HostConfig
-from funchost.dispatch import HandedConnections
+from funchost.dispatch import CLOSED_AFTER, SETTLE_FOR, HandedConnections
 from funchost.http.server import HttpServer, SocketListener
 from funchost.publishing.receiver import Publisher, Refused
 
@@ -86,13 +86,17 @@ class ProcessSwitch:
 
     async def switch(self) -> None:
         await self.listener.stop()
+        retire(self.server)
+        await asyncio.sleep(CLOSED_AFTER)  # the loop closes sockets after this turn
+        # Connections accepted a moment ago are the old version's to serve: give them the
+        # time to send their request before the drain, which closes idle connections.
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SETTLE_FOR
         state = self.server.state
-        # Requests that arrive on kept-alive connections from now on would be the old
-        # version's: close those that are idle, and the others after their response.
-        state.shutting_down = True
-        for connection in list(state.connections):
-            if connection.is_idle():
-                connection.close()
+        while loop.time() < deadline and any(
+            c.is_idle() and not c.bytes_written for c in state.connections
+        ):
+            await asyncio.sleep(0.01)
         self.asked = True
         self.server.stop()
 
@@ -115,6 +119,7 @@ class WorkerSwitch:
     def __init__(self, server: HttpServer, link: HandedConnections) -> None:
         self.server = server
         self.link = link
+        link.on_retire = lambda: retire(server)
 
     def publisher(self, config: HostConfig) -> Publisher:
         return Publisher(config, self.switch)
@@ -126,6 +131,18 @@ class WorkerSwitch:
                 f"the version is current, but new workers did not start within "
                 f"{WORKERS_TIMEOUT:g} s; the host's log says why",
             )
+
+
+def retire(server: HttpServer) -> None:
+    """Take no more requests on kept-alive connections: requests that arrive on them from now
+    on would be the old version's. Idle ones that have served a request are closed now (a
+    client reopens a kept-alive connection that the server closed), the others after their
+    response; connections that have not sent their first request yet are still served."""
+    state = server.state
+    state.shutting_down = True
+    for connection in list(state.connections):
+        if connection.is_idle() and connection.bytes_written:
+            connection.close()
 
 
 def _inheritable_copy(fd: int) -> int:
