@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -41,6 +42,7 @@ def hello_app(marker: str, extra: str = "") -> str:
 
 PEEK_FUNCTION = """
 import os
+import signal
 from azure.storage.queue import QueueClient
 @app.route(route="peek")
 def peek(req: func.HttpRequest) -> func.HttpResponse:
@@ -464,3 +466,37 @@ def test_once_publish_returns_kept_alive_connections_get_the_new_version(
             # At once, on the connections kept alive before: the old version closed them.
             assert other.get("/api/hello").text == name
             assert kept.get("/api/hello").text == name
+
+
+def test_a_signal_during_the_switch_stops_serve_instead_of_restarting_it(
+    tmp_path: Path, start_host: StartHost, host_env: dict[str, str]
+) -> None:
+    slow = (
+        "import time\n"
+        '@app.route(route="slow", auth_level=func.AuthLevel.ANONYMOUS)\n'
+        "def slow(req: func.HttpRequest) -> func.HttpResponse:\n"
+        "    time.sleep(1.5)\n"
+        '    return func.HttpResponse("slow done")\n'
+    )
+    app = write_app(tmp_path / "app", {"function_app.py": hello_app("v0", slow)})
+    keys = run_cli("keys", "set", "master", "master", MASTER_KEY, "--app", str(app), env=host_env)
+    assert keys.returncode == 0, keys.stderr
+    running = start_host(app, command="serve")
+    answers: list[str] = []
+    thread = threading.Thread(
+        target=lambda: answers.append(httpx.get(f"{running.base_url}/api/slow", timeout=30).text)
+    )
+    thread.start()
+    time.sleep(0.3)  # the slow request is in flight: the switch drains it
+    package = zip_of({"function_app.py": hello_app("v1").encode()})
+    response = httpx.post(
+        f"{running.base_url}/admin/funchost/publish?build=none",
+        headers={"x-functions-key": MASTER_KEY},
+        content=package,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    running.proc.send_signal(signal.SIGTERM)
+    assert running.proc.wait(10) == 0
+    thread.join(10)
+    assert answers == ["slow done"]

@@ -140,6 +140,7 @@ class HttpServer:
         self.started = False
         self._stop: asyncio.Event | None = None
         self._forced = False
+        self.signalled = False  # SIGINT/SIGTERM received: the process is to end
         self._listener: Listener | None = None
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -225,6 +226,7 @@ class HttpServer:
             # reaches every process of its group, and `funchost start`'s reloader then sends
             # its own SIGTERM.
             now = loop.time()
+            self.signalled = True
             if not first:
                 first.append(now)
             self.stop(at_once=now - first[0] > SIGNAL_MERGE)

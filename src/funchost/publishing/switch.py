@@ -101,8 +101,9 @@ class ProcessSwitch:
         self.server.stop()
 
     def restart_if_asked(self, code: int) -> None:
-        """Re-execute this program when a switch stopped the server (never returns then)."""
-        if not self.asked or code != 0:
+        """Re-execute this program when a switch stopped the server (never returns then);
+        not when a signal asked the process to end meanwhile."""
+        if not self.asked or code != 0 or self.server.signalled:
             return
         os.environ[LISTEN_FD_ENV] = str(self.listen_fd)
         os.environ.update(self.inherited)
