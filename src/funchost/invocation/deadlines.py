@@ -40,8 +40,19 @@ class Deadlines:
         return False
 
     async def _watch(self) -> None:
-        while self._running:
+        # It stops when two looks in a row find nothing running, not the first: an `async def`
+        # function that never waits is entered and left in one step, so under load nothing is
+        # running whenever the watchdog looks, and a watchdog that stopped then would be a new
+        # task for nearly every invocation.
+        idle = False
+        while True:
             await asyncio.sleep(self.interval)
+            if not self._running:
+                if idle:
+                    break
+                idle = True
+                continue
+            idle = False
             now = time.monotonic()
             for task, at in list(self._running.items()):
                 if at <= now and task not in self._expired:

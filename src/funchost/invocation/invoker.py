@@ -321,10 +321,7 @@ class Invoker:
         if log_lines:
             started = time.perf_counter()
             self._line(
-                "Executing 'Functions.%s' (Reason='%s', Id=%s)",
-                spec.name,
-                event.reason,
-                invocation_id,
+                f"Executing 'Functions.{spec.name}' (Reason='{event.reason}', Id={invocation_id})"
             )
         result = InvocationResult(invocation_id)
         try:
@@ -394,11 +391,8 @@ class Invoker:
                 duration = int((time.perf_counter() - started) * 1000)
                 outcome = "Succeeded" if result.succeeded else "Failed"
                 self._line(
-                    "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)",
-                    spec.name,
-                    outcome,
-                    invocation_id,
-                    duration,
+                    f"Executed 'Functions.{spec.name}' ({outcome}, Id={invocation_id}, "
+                    f"Duration={duration}ms)"
                 )
             del tagged[task]
         return result
