@@ -464,6 +464,11 @@ class WorkerPool:
         for fd in self.waiting:
             os.close(fd)
         self.waiting.clear()
+        for worker in self.switch_asked + self.switch_next:
+            # Its version is current: the next start serves it.
+            worker.link.tell(SWITCHED)
+        self.switch_asked.clear()
+        self.switch_next.clear()
         for worker in self.workers:
             if not worker.leaving:  # a leaving worker has had its STOP
                 worker.tell(STOP)

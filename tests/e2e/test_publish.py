@@ -350,7 +350,9 @@ def test_build_remote_installs_requirements_for_the_new_version(single: Server) 
     write_app(
         folder,
         {
-            "requirements.txt": "azure-functions\nwheels/tinypkg-1.0-py3-none-any.whl\n",
+            # Relative paths, in a nested file too, mean what they mean in the app folder.
+            "requirements.txt": "azure-functions\n-r more-requirements.txt\n",
+            "more-requirements.txt": "wheels/tinypkg-1.0-py3-none-any.whl\n",
             "function_app.py": hello_app("remote") + "import tinypkg\n"
             '@app.route(route="value")\n'
             "def value(req: func.HttpRequest) -> func.HttpResponse:\n"
@@ -408,8 +410,18 @@ def test_a_restarted_serve_serves_the_current_version(single: Server) -> None:
     single.publish_app("lasting", {"function_app.py": hello_app("lasting")})
     number = single.current()["current"]
     single.stop()
+    # What a publishing process that died left behind goes at the next start.
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    leftovers = [
+        single.versions / f".incoming-{gone.pid}-0",
+        single.versions / f".package-{gone.pid}-x",
+    ]
+    leftovers[0].mkdir()
+    leftovers[1].write_bytes(b"partial")
     single.start()
     assert single.answer() == "lasting"
+    assert not any(path.exists() for path in leftovers)
     assert f"Serving version {number} published to this app" in single.running_output()
 
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import subprocess
 import sys
 import tempfile
@@ -83,6 +84,7 @@ class Publisher:
         self.max_package = config.publish_max_package
         self.max_unpacked = config.publish_max_unpacked
         self.busy = False
+        self.store.remove_leftovers()
 
     def handles(self, parts: list[str]) -> bool:
         """Whether `/admin/<parts>` is one of these routes."""
@@ -117,7 +119,8 @@ class Publisher:
         if build not in ("remote", "none"):
             raise Refused(400, f"build must be 'remote' or 'none', not {build!r}")
         self.store.root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=self.store.root, prefix=".package-") as spool:
+        prefix = f".package-{os.getpid()}-"
+        with tempfile.NamedTemporaryFile(dir=self.store.root, prefix=prefix) as spool:
             await self._spool(request, spool)
             loop = asyncio.get_running_loop()
             number, check = await loop.run_in_executor(
@@ -187,19 +190,19 @@ class Publisher:
         wanted = [line for line in lines if not provided_by_host(line)]
         if not any(line.strip() and not line.lstrip().startswith("#") for line in wanted):
             return
-        with tempfile.NamedTemporaryFile(
-            "w", dir=self.store.root, prefix=".requirements-", suffix=".txt"
-        ) as filtered:
-            filtered.write("\n".join(wanted) + "\n")
-            filtered.flush()
-            site_packages = code / SITE_PACKAGES
-            site_packages.mkdir(parents=True, exist_ok=True)
-            command = pip_command(Path(filtered.name), site_packages, BuildTarget())
-            # From the version's folder: relative paths in requirements.txt mean what they
-            # mean in the developer's app folder.
+        # Beside requirements.txt, so that its relative paths (`-r`, `-c`, wheel files) mean
+        # what they mean in the developer's app folder; pip runs from there too.
+        filtered = code / f".requirements-{os.getpid()}.txt"
+        filtered.write_text("\n".join(wanted) + "\n")
+        site_packages = code / SITE_PACKAGES
+        site_packages.mkdir(parents=True, exist_ok=True)
+        command = pip_command(filtered, site_packages, BuildTarget())
+        try:
             done = subprocess.run(
                 command, cwd=code, capture_output=True, text=True, errors="replace", check=False
             )
+        finally:
+            filtered.unlink(missing_ok=True)
         if done.returncode != 0:
             output = (done.stdout + done.stderr).strip().splitlines()
             raise Refused(
@@ -222,7 +225,8 @@ class Publisher:
 def check_version(config: HostConfig, code: Path) -> CheckResult:
     """Load the code in `code` in a process of its own, with the app's settings, and report the
     functions that loaded and those that did not."""
-    with tempfile.NamedTemporaryFile(suffix=".json", dir=code.parent) as result:
+    prefix = f".check-{os.getpid()}-"
+    with tempfile.NamedTemporaryFile(suffix=".json", dir=code.parent, prefix=prefix) as result:
         command = [
             sys.executable, "-P", "-m", "funchost.publishing.check",
             str(config.app_dir), str(code), result.name,

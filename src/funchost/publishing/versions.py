@@ -125,9 +125,29 @@ class VersionStore:
             if number not in kept:
                 shutil.rmtree(self.folder(number), ignore_errors=True)
 
+    def remove_leftovers(self) -> None:
+        """Delete what a process that died while publishing left (`.<kind>-<pid>-...`)."""
+        for path in self.root.glob(".*-*"):
+            pid = path.name.split("-")[1]
+            if pid.isdigit() and not _running(int(pid)):
+                if path.is_dir():
+                    self.discard(path)
+                else:
+                    path.unlink(missing_ok=True)
+
     def discard(self, staged: Path) -> None:
         with contextlib.suppress(OSError):
             shutil.rmtree(staged)
 
     def published(self) -> list[int]:
         return sorted(int(p.name) for p in self.root.glob("*") if p.name.isdigit())
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
