@@ -512,3 +512,19 @@ def test_a_signal_during_the_switch_stops_serve_instead_of_restarting_it(
     assert running.proc.wait(10) == 0
     thread.join(10)
     assert answers == ["slow done"]
+
+
+def test_an_unreachable_server_or_a_bad_url_is_one_line(
+    tmp_path: Path, host_env: dict[str, str]
+) -> None:
+    app = write_app(tmp_path / "app", {"function_app.py": hello_app("nowhere")})
+    url = f"http://127.0.0.1:{free_port()}"
+    unreachable = run_cli("publish", url, str(app), "--master-key", "k", env=host_env)
+    assert unreachable.returncode == 1
+    assert unreachable.stderr.startswith(f"funchost: error: cannot reach {url}: ")
+    assert len(unreachable.stderr.splitlines()) == 1
+    bad = run_cli("publish", "127.0.0.1:8080", str(app), "--master-key", "k", env=host_env)
+    assert bad.returncode == 2
+    assert bad.stderr == (
+        "funchost: error: invalid URL '127.0.0.1:8080': expected http://HOST[:PORT]\n"
+    )

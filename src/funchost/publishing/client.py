@@ -182,6 +182,11 @@ def _send(
     except ValueError:
         body = None
     if not isinstance(body, dict):
+        if status == 200:  # a server, but not funchost's
+            raise PublishFailed(
+                f"{url} does not take packages (its answer is not funchost's): publish to a "
+                "host run by 'funchost serve'"
+            )
         raise PublishFailed(f"{url} answered {status} {response.reason_phrase}")
     if status != 200:
         details = [_error_line(e) for e in body.get("errors") or []]
