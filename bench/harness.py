@@ -1014,6 +1014,39 @@ def compile_sources() -> None:
     compileall.compile_dir(str(REPO_ROOT / "src" / "funchost"), quiet=1)
 
 
+@contextlib.contextmanager
+def source_at(revision: str) -> Iterator[tuple[str, Path]]:
+    """funchost's sources at git `revision`, checked out into a temporary worktree and
+    byte-compiled: (the commit's short hash, the folder to put on PYTHONPATH). A server run
+    with that PYTHONPATH is the same app served by that commit's funchost, measured in the
+    same run as today's (a same-run baseline for "no regression" targets)."""
+    found = subprocess.run(
+        ["git", "rev-parse", "--short=12", "--verify", f"{revision}^{{commit}}"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        raise BenchError(f"--baseline: {revision!r} is not a commit of this repository")
+    commit = found.stdout.strip()
+    with temp_dir("funchost-bench-baseline-") as parent:
+        tree = parent / commit
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "--quiet", str(tree), commit],
+            cwd=REPO_ROOT,
+            check=True,
+        )
+        try:
+            import compileall
+
+            compileall.compile_dir(str(tree / "src" / "funchost"), quiet=1)
+            yield commit, tree / "src"
+        finally:
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(tree)], cwd=REPO_ROOT, check=False
+            )
+
+
 def warm_up(url: str, args: Any) -> WrkResult:
     """A wrk run of `args.warmup` seconds with the run's connections and threads."""
     return run_wrk(

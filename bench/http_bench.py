@@ -9,6 +9,11 @@ One server process at a time, each on a free port on 127.0.0.1:
   c  funchost serve bench/apps/hello_sync    (def HTTP function, run on the thread pool)
   d  funchost start bench/apps/hello_sync    (the same def function as users develop it: reload
                                              on, development logging); target d/c >= 0.9
+With --baseline REV, also
+  b0 funchost serve bench/apps/hello_async   (b, served by the funchost of git revision REV,
+                                             checked out in a temporary worktree): b/b0 says
+                                             whether HEAD is slower than REV, measured in the
+                                             same run (no-regression targets, whatever the machine)
 Each is warmed up with wrk, measured with `wrk --latency`, then stopped by PID. With
 --rounds N the order rotates every round and medians are reported.
 """
@@ -16,7 +21,8 @@ Each is warmed up with wrk, measured with `wrk --latency`, then stopped by PID. 
 from __future__ import annotations
 
 import argparse
-from dataclasses import asdict
+import contextlib
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +45,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=1, help="runs per server (medians)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of wrk before each run")
     parser.add_argument("--keep-logs", action="store_true", help="keep full server logs")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        default=None,
+        help="also serve b with funchost at this git revision (b0), in the same run",
+    )
     args = parser.parse_args()
     if args.rounds < 1 or args.duration < 1 or args.connections < args.threads:
         parser.error("need --rounds >= 1, --duration >= 1 and --connections >= --threads")
@@ -88,7 +100,8 @@ def run_one(
 def main() -> int:
     args = parse_args()
     run_stamp, info, log_dir = h.begin("http")
-    with h.temp_dir("funchost-bench-secrets-") as secrets:
+    with contextlib.ExitStack() as stack:
+        secrets = stack.enter_context(h.temp_dir("funchost-bench-secrets-"))
         specs = [
             h.raw_asgi_spec("a"),
             h.funchost_spec(
@@ -105,6 +118,16 @@ def main() -> int:
                 path="/api/hello",
             ),
         ]
+        baseline = None
+        if args.baseline is not None:
+            baseline, source = stack.enter_context(h.source_at(args.baseline))
+            old = h.funchost_spec(
+                "b0",
+                f"funchost serve (async def) at {baseline}",
+                h.APPS_DIR / "hello_async",
+                secrets_dir=secrets,
+            )
+            specs.append(replace(old, env={**old.env, "PYTHONPATH": str(source)}))
         h.say(
             f"http_bench: wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s "
             f"(+{args.warmup:g}s warm-up), {args.rounds} round(s); logs in {log_dir}"
@@ -138,6 +161,12 @@ def main() -> int:
         "p99 d/a": d["latency_p99_ms"] / a["latency_p99_ms"],
         "d/c req/s": d["requests_per_sec"] / c["requests_per_sec"],
     }
+    if baseline is not None:
+        b0 = summary["b0"]
+        ratios["b0/a req/s"] = b0["requests_per_sec"] / a["requests_per_sec"]
+        ratios["p99 b0/a"] = b0["latency_p99_ms"] / a["latency_p99_ms"]
+        ratios["b/b0 req/s"] = b["requests_per_sec"] / b0["requests_per_sec"]
+        ratios["p99 b/b0"] = b["latency_p99_ms"] / b0["latency_p99_ms"]
     checks = {
         "b/a req/s": ratios["b/a req/s"] >= TARGETS["b/a req/s"],
         "c/a req/s": ratios["c/a req/s"] >= TARGETS["c/a req/s"],
@@ -179,6 +208,11 @@ def main() -> int:
         ],
     ]
     h.say(h.text_table(["target", "got", "verdict"], target_rows))
+    if baseline is not None:
+        h.say(
+            f"against {baseline} in this run (b0): throughput b/b0 {ratios['b/b0 req/s']:.3f}   "
+            f"p99 b/b0 {ratios['p99 b/b0']:.2f}"
+        )
     total_errors = sum(s["errors"] for s in summary.values())
     if total_errors:
         h.say(f"NOTE: {total_errors} wrk errors (socket errors + non-2xx/3xx); see JSON and logs")
