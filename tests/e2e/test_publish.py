@@ -233,6 +233,13 @@ def zip_of(entries: dict[str, bytes], symlink: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
+def leftovers(server: Server) -> list[str]:
+    """What a publish left in the versions folder besides versions, the pointer and the lock."""
+    return [
+        p.name for p in server.versions.iterdir() if p.name.startswith(".") and p.name != ".lock"
+    ]
+
+
 def post_package(server: Server, data: bytes, key: str | None = MASTER_KEY) -> httpx.Response:
     headers = {"x-functions-key": key} if key is not None else {}
     return httpx.post(
@@ -275,7 +282,7 @@ def test_a_version_that_fails_to_load_does_not_replace_the_running_one(single: S
     assert "SyntaxError" in result.stderr
     assert single.answer() == before
     assert single.current() == state
-    assert not [p for p in single.versions.iterdir() if p.name.startswith(".")]
+    assert not leftovers(single)
 
 
 def test_the_switch_under_load_fails_no_request(single: Server) -> None:
@@ -332,7 +339,7 @@ def test_hostile_packages_get_400_and_change_nothing(
     assert response.json()["error"].startswith(problem)
     assert single.answer() == before
     assert single.current() == state
-    assert not [p for p in single.versions.iterdir() if p.name.startswith(".")]
+    assert not leftovers(single)
     assert not (single.work / "x").exists() and not Path("/tmp/x").exists()
 
 

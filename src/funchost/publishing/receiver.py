@@ -173,12 +173,11 @@ class Publisher:
                     "the new version did not load; the current one keeps serving",
                     errors=check.errors,
                 )
-            number = self.store.add(staged)
+            state = self.store.publish(staged, self.keep)
         except BaseException:
             self.store.discard(staged)
             raise
-        self.store.make_current(number, self.keep)
-        return number, check
+        return state.current, check
 
     def _build(self, code: Path) -> None:
         """`pip install -r requirements.txt` into the version's `.python_packages`, without

@@ -10,14 +10,17 @@ pointer or the new one, never half of one.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 VERSIONS = "versions"
 POINTER = "current.json"
+LOCK = ".lock"
 DEFAULT_KEEP = 5
 
 
@@ -86,32 +89,40 @@ class VersionStore:
         taken = [int(p.name) for p in self.root.glob("*") if p.name.isdigit()]
         return max([state.next, *(n + 1 for n in taken)])
 
-    def add(self, staged: Path) -> int:
-        """Move a checked folder into place as a new version (not yet current)."""
-        number = self.next_number()
-        os.replace(staged, self.folder(number))
-        return number
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Held while the versions change: the workers of `serve --workers N` share them."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            yield
 
-    def make_current(self, number: int, keep: int) -> VersionState:
-        """Switch the pointer to `number` (added by `add`) and delete what `keep` lets go."""
-        state = self.read()
-        state.history.append(number)
-        state.next = number + 1
-        self._prune(state, keep)
-        self.write(state)
-        return state
+    def publish(self, staged: Path, keep: int) -> VersionState:
+        """Move a checked folder into place as a new version, make it current, and delete the
+        versions `keep` lets go."""
+        with self._locked():
+            number = self.next_number()
+            os.replace(staged, self.folder(number))
+            state = self.read()
+            state.history.append(number)
+            state.next = number + 1
+            self._prune(state, keep)
+            self.write(state)
+            return state
 
     def roll_back(self) -> VersionState:
         """Make the version before the current one current again; `NoPreviousVersion` at
         version 0."""
-        state = self.read()
-        if len(state.history) < 2:
-            raise NoPreviousVersion(
-                f"version {state.current} is the first version: there is nothing to roll back to"
-            )
-        state.history.pop()
-        self.write(state)
-        return state
+        with self._locked():
+            state = self.read()
+            if len(state.history) < 2:
+                raise NoPreviousVersion(
+                    f"version {state.current} is the first version: "
+                    "there is nothing to roll back to"
+                )
+            state.history.pop()
+            self.write(state)
+            return state
 
     def _prune(self, state: VersionState, keep: int) -> None:
         """Keep the last `keep` published versions, and the current and previous ones always."""
