@@ -535,3 +535,26 @@ def test_an_unreachable_server_or_a_bad_url_is_one_line(
     assert bad.stderr == (
         "funchost: error: invalid URL '127.0.0.1:8080': expected http://HOST[:PORT]\n"
     )
+
+
+def test_build_local_sends_the_packages_installed_here_with_the_key_from_the_environment(
+    single: Server,
+) -> None:
+    folder = single.work / "local"
+    make_wheel(folder / "wheels", name="localpkg")
+    write_app(
+        folder,
+        {
+            "requirements.txt": "wheels/localpkg-1.0-py3-none-any.whl\n",
+            "function_app.py": hello_app("local") + "import localpkg\n"
+            '@app.route(route="local")\n'
+            "def local(req: func.HttpRequest) -> func.HttpResponse:\n"
+            "    return func.HttpResponse(str(localpkg.VALUE))\n",
+        },
+    )
+    env = {**single.env, "FUNCHOST_MASTER_KEY": MASTER_KEY}
+    result = run_cli("publish", single.url, str(folder), "--build", "local", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "built remotely" not in result.stdout
+    assert single.get("/api/local").text == "42"
+    assert not (folder / ".python_packages").exists()
