@@ -469,6 +469,11 @@ class WorkerPool:
             worker.link.tell(SWITCHED)
         self.switch_asked.clear()
         self.switch_next.clear()
+        for worker in self.retired:  # leaving, but without its STOP yet
+            worker.tell(STOP)
+        self.retired = set()
+        self.retiring.clear()
+        self.retire_deadline = float("inf")
         for worker in self.workers:
             if not worker.leaving:  # a leaving worker has had its STOP
                 worker.tell(STOP)
