@@ -138,6 +138,7 @@ class RequestCycle:
 
     # -- the ASGI side
     async def run(self, app: AsgiApp) -> None:
+        self.proto.state.starting -= 1  # (see funchost.http.protocol on writing responses)
         scope = {
             "type": "http",
             "asgi": ASGI_INFO,
@@ -170,6 +171,7 @@ class RequestCycle:
 
     async def respond(self, respond: Respond) -> None:
         """Serve the request with the host application's `respond`, no ASGI in between."""
+        self.proto.state.starting -= 1  # (see funchost.http.protocol on writing responses)
         try:
             response = await respond(self)
             if not self.disconnected:
