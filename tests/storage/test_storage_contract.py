@@ -110,6 +110,30 @@ def test_delete_needs_the_current_pop_receipt(backend: Backend) -> None:
         backend.run(s.delete_message("work", renewed))
 
 
+def test_deletes_at_once_each_succeed_or_fail_on_their_own(backend: Backend) -> None:
+    """Many deletes in flight together (a trigger finishing a batch; the embedded store writes
+    them in one transaction): each deletes its message, and one with a stale pop receipt fails
+    alone."""
+    s = backend.storage
+    backend.run(s.create_queue("work"))
+    for i in range(12):
+        backend.run(s.send_message("work", f"m{i}"))
+    got = backend.run(s.receive_messages("work", 12, visibility_timeout=30))
+    stale = got[5]
+    got[5] = backend.run(s.update_visibility("work", stale, 30))
+
+    async def delete_all() -> list[BaseException | None]:
+        deletes = [s.delete_message("work", m) for m in [*got[:5], stale, *got[6:]]]
+        return await asyncio.gather(*deletes, return_exceptions=True)
+
+    outcomes = backend.run(delete_all())
+    assert [o is None for o in outcomes] == [True] * 5 + [False] + [True] * 6
+    assert isinstance(outcomes[5], MessageNotFound)  # the stale receipt
+    assert backend.run(s.queue_length("work")) == 1
+    backend.run(s.delete_message("work", got[5]))
+    assert backend.run(s.queue_length("work")) == 0
+
+
 def test_update_visibility_keeps_a_message_hidden_while_it_is_worked_on(backend: Backend) -> None:
     s = backend.storage
     backend.run(s.create_queue("work"))
