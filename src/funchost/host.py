@@ -21,6 +21,7 @@ from funchost.bindings.runtime import BindingRuntime, FunctionBindings, Listener
 from funchost.bindings.triggers import admin_event
 from funchost.clock import REAL_TIME, Clock
 from funchost.config import DEVELOPMENT, HostConfig
+from funchost.durable.setup import open_task_hub
 from funchost.endpoint.embedded import EmbeddedEndpoint, EndpointSockets
 from funchost.errors import ConfigError
 from funchost.indexing.index import AppIndex, index_app
@@ -85,6 +86,8 @@ class Host:
         if config.enable_auth:
             self.keys = KeyStore(config.secrets_dir or default_secrets_dir(config.app_dir))
             self.keys.ensure(f.name for f in self.index.functions)
+        self.durable = open_task_hub(config, list(self.index.enabled), self.keys, self.invoke)
+        self.runtime.durable = self.durable
         if config.worker_extensions_enabled:
             for spec in self.index.enabled:
                 extensions.run_load_hooks(spec.name, spec.directory)
@@ -116,6 +119,9 @@ class Host:
             if listener is not None:
                 await listener.start()
                 self.listeners.append(listener)
+        if self.durable is not None:
+            await self.durable.hub.worker.start()
+            self.listeners.append(self.durable.hub.worker)
         self.state = "Running"
 
     async def stop(self, drain_seconds: float = 30.0) -> None:
@@ -143,6 +149,8 @@ class Host:
         if self.storage_endpoint is not None:
             await self.storage_endpoint.stop()
         await self.accounts.close()
+        if self.durable is not None:
+            self.durable.hub.store.close()
         self.state = "Stopped"
 
     def _open_development_account(self) -> None:

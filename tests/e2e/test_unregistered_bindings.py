@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from funchost.durable.bindings import ENTITIES_NOT_BUILT
 from tests.conftest import HTTP_FUNCTION_JSON, StartHost, write_app
 
 NOT_REGISTERED = (
@@ -52,10 +53,11 @@ def test_v1_functions_with_unregistered_binding_types_fail_and_the_rest_serve(
                 {"type": "http", "direction": "out", "name": "$return"},
             ),
             "Publish/__init__.py": "def main(req, event):\n    return 'sent'\n",
-            "Orchestrator/function.json": _function_json(
-                {"type": "orchestrationTrigger", "direction": "in", "name": "context"}
+            # Durable entities are not built yet: refused with a line of their own.
+            "Counter/function.json": _function_json(
+                {"type": "entityTrigger", "direction": "in", "name": "context"}
             ),
-            "Orchestrator/__init__.py": "def main(context):\n    pass\n",
+            "Counter/__init__.py": "def main(context):\n    pass\n",
         },
     )
     host = start_host(app)
@@ -64,10 +66,11 @@ def test_v1_functions_with_unregistered_binding_types_fail_and_the_rest_serve(
         "Changes": NOT_REGISTERED.format("cosmosDBTrigger"),
         "Orders": NOT_REGISTERED.format("serviceBusTrigger, cosmosDB"),
         "Publish": NOT_REGISTERED.format("eventHub"),
-        "Orchestrator": NOT_REGISTERED.format("orchestrationTrigger"),
+        "Counter": ENTITIES_NOT_BUILT,
     }
     for name, message in expected.items():
-        assert f"\t{name} ({name}/function.json): {message}" in out
+        assert f"\t{name} (" in out
+        assert f"{name}/function.json): {message}" in out
         assert f"\t{name}: " not in out.split("Functions that failed to load")[0]
     assert "azure_cosmos_extension_not_installed" not in out
     assert sorted(_status_errors(host.client)) == sorted(f"{n}: {m}" for n, m in expected.items())

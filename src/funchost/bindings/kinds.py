@@ -31,6 +31,11 @@ KINDS: dict[str, str] = {
     "blobtrigger": "funchost.bindings.blob:BLOB",
     "blob": "funchost.bindings.blob:BLOB",
     "warmuptrigger": "funchost.bindings.warmup:WARMUP",
+    "orchestrationtrigger": "funchost.durable.bindings:ORCHESTRATION",
+    "activitytrigger": "funchost.durable.bindings:ACTIVITY",
+    "entitytrigger": "funchost.durable.bindings:ENTITY",
+    "durableclient": "funchost.durable.bindings:CLIENT",
+    "orchestrationclient": "funchost.durable.bindings:CLIENT",
 }
 
 #: Binding types (lower case) funchost runs itself, outside the kinds table.

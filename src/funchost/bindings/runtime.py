@@ -30,6 +30,7 @@ from funchost.storage.accounts import StorageAccounts
 from funchost.storage.base import Storage
 
 if TYPE_CHECKING:
+    from funchost.durable.api import DurableApi
     from funchost.hostjson import HostOptions
 
 logger = logging.getLogger("funchost.bindings")
@@ -170,6 +171,7 @@ class BindingRuntime:
         self.instance_id = instance_id
         self.changes = ChangeNotifier()
         self.invoke: Invoke | None = None  # set by the host that owns this runtime
+        self.durable: DurableApi | None = None  # the app's task hub API, when it has one
         self._templates: dict[tuple[int, str], BindingTemplate] = {}
         self._created: set[tuple[str, str]] = set()  # (account, resource) outputs made
         self._followed: set[str] = set()  # accounts whose outside changes wake the listeners

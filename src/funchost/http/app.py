@@ -29,6 +29,8 @@ from funchost.bindings.http import (
     route_template,
 )
 from funchost.bindings.runtime import FunctionBindings
+from funchost.durable.api import PREFIX as DURABLE_PREFIX
+from funchost.durable.api import redact_rpc_secret
 from funchost.host import Host
 from funchost.http.admin import handle_admin, same_machine, takes_body, warm_up
 from funchost.http.cors import CorsPolicy
@@ -174,6 +176,7 @@ class HostApp:
         self.keys = host.keys
         self.invoker = host.invoker
         self.homepage_disabled = config.homepage_disabled
+        self.durable = host.durable
         # The routes of `funchost publish`, set by `funchost serve` (funchost.server).
         self.publisher: Publisher | None = None
         # funchost's server calls `respond` directly, without ASGI messages (http/exchange.py).
@@ -229,6 +232,8 @@ class HostApp:
             cors_headers = self.cors.response_headers(origin)
         if path.startswith("/admin/") or path == "/admin":
             return await self.admin(request, cors_headers)
+        if self.durable is not None and path.lower().startswith(DURABLE_PREFIX):
+            return await self.durable_api(request, cors_headers)
         match = self.routes.match(method, path)
         if match is None:
             # The home page only when no function's route takes `/` (as the host's
@@ -339,6 +344,33 @@ class HostApp:
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(None, json_properties, body, names)
 
+    async def durable_api(
+        self, request: Request, cors_headers: list[tuple[bytes, bytes]]
+    ) -> Response:
+        """The Durable Functions HTTP API (funchost.durable.api), keys checked there."""
+        assert self.durable is not None
+        parts = [p for p in request.path[len(DURABLE_PREFIX) :].split("/") if p]
+        query_string = request.query_string.decode("latin-1")
+        query = _query(request.query_string) if query_string else {}
+        key = given_key(request.headers, query)
+        master_ok = self.keys is not None and bool(key) and self.keys.authorize("admin", None, key)
+        allowed, parts = self.durable.authorized(parts, key, request.client, master_ok)
+        if not allowed:
+            return Response(401, cors_headers)
+        body = b""
+        if "content-length" in request.headers or "transfer-encoding" in request.headers:
+            read = await self._read_body(request, cors_headers)
+            if isinstance(read, Response):
+                return read
+            body = read
+        try:
+            answer = self.durable.answer(
+                request.method, parts, query_string, request.headers, body, _origin(request)
+            )
+        finally:
+            self.body_budget.release(len(body))
+        return Response(answer.status, [*answer.headers, *cors_headers], answer.body)
+
     async def admin(self, request: Request, cors_headers: list[tuple[bytes, bytes]]) -> Response:
         path = request.path.rstrip("/")
         method = request.method
@@ -427,7 +459,8 @@ def _with_access_log(respond: Respond) -> Respond:
             '%s - "%s %s%s" %d',
             client[0],
             request.method,
-            request.raw_path.partition(b"#")[0].decode("latin-1"),  # never a fragment
+            # never a fragment, nor the durable RPC path's secret
+            redact_rpc_secret(request.raw_path.partition(b"#")[0].decode("latin-1")),
             redact_query(request.query_string),
             response.status,
         )

@@ -76,6 +76,13 @@ def unsupported_extension(
     return None
 
 
+def _implicit_output(binding_type: str) -> bool:
+    """Whether the binding's converter returns the function's result itself (output-only
+    converters do not say)."""
+    check = getattr(converter_for(binding_type), "has_implicit_output", None)
+    return bool(check()) if check is not None else False
+
+
 def plan_parameters(
     function_name: str,
     func: Callable[..., Any],
@@ -161,7 +168,12 @@ def plan_parameters(
                 f'binding {name} is declared to have the "in" direction in function.json, but '
                 "its annotation is azure.functions.Out in Python",
             )
-        converter_name = "generic" if has_anno and pytype in (str, bytes) else b.type
+        # As the worker: `str`/`bytes` take the generic converter, except for a binding whose
+        # converter has an implicit output (a durable activity's `str` input is JSON decoded).
+        generic = has_anno and pytype in (str, bytes)
+        if generic and _implicit_output(b.type):
+            generic = False
+        converter_name = "generic" if generic else b.type
         if has_anno:
             converter = converter_for(converter_name)
             check_type = typing.get_origin(pytype) or pytype
@@ -209,4 +221,10 @@ def plan_parameters(
                     f'type "{return_binding.type}"',
                 )
         return_param = ParamSpec("$return", return_binding, converter_name, return_type, True)
+    else:
+        # As the worker: a trigger whose converter has an implicit output (the durable
+        # orchestration, entity and activity triggers) takes the return value itself.
+        trigger = next((b for b in bindings if b.is_trigger), None)
+        if trigger is not None and _implicit_output(trigger.type):
+            return_param = ParamSpec("$return", trigger, trigger.type, None, True)
     return tuple(planned), return_param, requires_context

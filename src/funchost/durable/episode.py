@@ -1,0 +1,136 @@
+"""One orchestrator episode's answer turned into history, work and status (spec §2.2, §2.3).
+
+The library numbers the tasks it yields itself and never sends the numbers, so they are
+recomputed here the way DTFx does: walking the transcript in order, one number per activity
+call (a `task_all`/`task_any` numbers its children in list order), none for a wait on an
+external event. A numbered call not yet in the history is new: it gets its `TaskScheduled`
+event and a work item.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from funchost.durable import history as h
+
+OUT_OF_PROC_MARKER = "$OutOfProcData$:"
+
+CALL_ACTIVITY = 0
+WAIT_FOR_EXTERNAL_EVENT = 6
+WHEN_ANY = 11
+WHEN_ALL = 12
+
+#: Actions funchost does not run yet, by `actionType`, named as users know them.
+NOT_BUILT = {
+    1: "call_activity_with_retry",
+    2: "call_sub_orchestrator",
+    3: "call_sub_orchestrator_with_retry",
+    4: "continue_as_new",
+    5: "create_timer (durable timers)",
+    7: "call_entity (entities)",
+    8: "call_http",
+    9: "signal_entity (entities)",
+    10: "signal_entity (entities)",
+}
+
+
+class EpisodeError(Exception):
+    """The orchestrator's answer cannot be applied; the message is the instance's output."""
+
+
+@dataclass
+class Outcome:
+    status: str  # Running | Completed | Failed
+    output: str | None = None
+    custom_status: str | None = None
+    scheduled: list[dict[str, Any]] = field(default_factory=list)  # new TaskScheduled events
+    work: list[tuple[int, str, str | None]] = field(default_factory=list)
+
+
+def _actions(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    actions = state.get("actions")
+    if not isinstance(actions, list):
+        raise EpisodeError("the orchestrator's answer has no list of actions")
+    for group in actions:
+        items = group if isinstance(group, list) else [group]
+        for action in items:
+            if not isinstance(action, dict):
+                raise EpisodeError(
+                    f"the orchestrator's answer has an action that is not an object: {action!r}"
+                )
+            yield action
+
+
+def _number(
+    action: dict[str, Any], counter: list[int], calls: list[tuple[int, dict[str, Any]]]
+) -> None:
+    kind = action.get("actionType")
+    if kind == CALL_ACTIVITY:
+        calls.append((counter[0], action))
+        counter[0] += 1
+    elif kind in (WHEN_ALL, WHEN_ANY):
+        for child in action.get("compoundActions") or []:
+            if isinstance(child, dict):
+                _number(child, counter, calls)
+    elif kind == WAIT_FOR_EXTERNAL_EVENT:
+        pass
+    elif kind in NOT_BUILT:
+        raise EpisodeError(f"funchost does not support Durable {NOT_BUILT[kind]} yet")
+    else:
+        raise EpisodeError(f"the orchestrator asked for an unknown action type {kind!r}")
+
+
+def apply_answer(
+    name: str,
+    state: dict[str, Any],
+    past: list[dict[str, Any]],
+    previous_custom_status: str | None,
+    now: str,
+) -> Outcome:
+    """What an orchestrator's `OrchestratorState` means for its instance."""
+    custom = previous_custom_status
+    if "customStatus" in state:
+        custom = json.dumps(state["customStatus"])
+    if state.get("error"):
+        return Outcome("Failed", f"Orchestrator function '{name}' failed: {state['error']}", custom)
+    scheduled = {e["EventId"]: e for e in past if e.get("EventType") == h.TASK_SCHEDULED}
+    calls: list[tuple[int, dict[str, Any]]] = []
+    counter = [0]
+    for action in _actions(state):
+        _number(action, counter, calls)
+    outcome = Outcome("Running", custom_status=custom)
+    for task_id, action in calls:
+        function = str(action.get("functionName") or "")
+        if task_id in scheduled:
+            if str(scheduled[task_id].get("Name", "")).lower() != function.lower():
+                raise EpisodeError(
+                    f"Non-deterministic workflow detected: orchestrator '{name}' now calls "
+                    f"activity '{function}' as task {task_id}, where its history has "
+                    f"'{scheduled[task_id].get('Name')}'"
+                )
+            continue
+        text = action.get("input")
+        text = None if text is None else str(text)
+        outcome.scheduled.append(h.event(h.TASK_SCHEDULED, now, task_id, Name=function, Input=text))
+        outcome.work.append((task_id, function, text))
+    if state.get("isDone"):
+        outcome.status = "Completed"
+        outcome.output = json.dumps(state.get("output"))
+        outcome.scheduled.clear()
+        outcome.work.clear()
+    return outcome
+
+
+def failure_state(message: str) -> dict[str, Any] | None:
+    """The `OrchestratorState` carried by an orchestrator's exception message, if any."""
+    _, marker, rest = message.partition(OUT_OF_PROC_MARKER)
+    if not marker:
+        return None
+    try:
+        state = json.loads(rest)
+    except ValueError:
+        return None
+    return state if isinstance(state, dict) else None

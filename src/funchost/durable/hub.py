@@ -1,0 +1,338 @@
+"""A task hub at work: it starts instances, runs orchestrator episodes and activities, and
+answers the client operations of the management API.
+
+`HubWorker` is the hub's listener: it claims instances with new events and runs one episode
+for each (one at a time per instance, by lease), and claims activity work items and runs them
+concurrently, up to `maxConcurrentActivityFunctions`. A write by this process wakes it at once;
+writes by other processes are seen at the next poll (`POLL_SECONDS`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from azure.functions import meta
+
+from funchost.bindings.runtime import BackgroundListener
+from funchost.durable import history as h
+from funchost.durable.episode import EpisodeError, apply_answer, failure_state
+from funchost.durable.store import TERMINAL, DurableStore, InstanceRow, WorkItem
+from funchost.indexing.spec import FunctionSpec
+from funchost.invocation.invoker import InvocationResult, TriggerEvent
+
+logger = logging.getLogger("funchost.durable")
+
+POLL_SECONDS = 1.0
+DEFAULT_HUB = "TestHubName"
+INVALID_ID = re.compile(r"[/\\#?\x00-\x1f\x7f]")
+
+Run = Callable[[FunctionSpec, TriggerEvent], Awaitable[InvocationResult]]
+
+
+class InstanceIdError(ValueError):
+    pass
+
+
+def check_instance_id(instance_id: str) -> None:
+    """The extension's rule for instance ids (spec §4.3)."""
+    if not instance_id or len(instance_id) > 256:
+        raise InstanceIdError("Instance ID lengths must be between 1 and 256 characters.")
+    if instance_id.startswith("@") or INVALID_ID.search(instance_id):
+        raise InstanceIdError(
+            f"Instance ID '{instance_id}' contains invalid characters: it may not start with "
+            "'@' or contain '/', '\\', '#', '?' or control characters."
+        )
+
+
+def hub_name(extensions: Mapping[str, Any]) -> str:
+    section = extensions.get("durableTask") or {}
+    name = section.get("hubName") if isinstance(section, dict) else None
+    return str(name) if name else DEFAULT_HUB
+
+
+def _value_text(result: InvocationResult) -> Any:
+    value = result.return_value
+    return getattr(value, "value", value)
+
+
+@dataclass(frozen=True)
+class DurableFunctions:
+    """An app's orchestrators and activities, by lower-cased registered name."""
+
+    orchestrators: dict[str, FunctionSpec]
+    activities: dict[str, FunctionSpec]
+
+    @classmethod
+    def of(cls, specs: list[FunctionSpec]) -> DurableFunctions:
+        orchestrators, activities = {}, {}
+        for spec in specs:
+            kind = spec.trigger.type.lower()
+            if kind == "orchestrationtrigger":
+                orchestrators[str(spec.trigger.get("orchestration") or spec.name).lower()] = spec
+            elif kind == "activitytrigger":
+                activities[str(spec.trigger.get("activity") or spec.name).lower()] = spec
+        return cls(orchestrators, activities)
+
+
+class TaskHub:
+    def __init__(
+        self,
+        store: DurableStore,
+        name: str,
+        functions: DurableFunctions,
+        run: Run,
+        max_activities: int = 10,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.functions = functions
+        self.run = run
+        self.max_activities = max_activities
+        self.worker = HubWorker(self)
+
+    # -- client operations
+
+    def start(self, name: str, instance_id: str | None, input_text: str | None) -> str:
+        """Create an instance of orchestrator `name` (replacing a finished one of that id)."""
+        spec = self.functions.orchestrators.get(name.lower())
+        if spec is None:
+            known = ", ".join(f"'{s.name}'" for s in self.functions.orchestrators.values())
+            extra = (
+                f"The following are the known orchestrator functions: {known}."
+                if known
+                else "No orchestrator functions are currently registered!"
+            )
+            raise LookupError(
+                f"The function '{name}' doesn't exist, is disabled, or is not an orchestrator "
+                f"function. Additional info: {extra}"
+            )
+        if instance_id is None:
+            instance_id = uuid.uuid4().hex
+        check_instance_id(instance_id)
+        existing = self.store.instance(self.name, instance_id)
+        if existing is not None and existing.status not in TERMINAL:
+            raise FileExistsError(
+                f"An Orchestration instance with the status {existing.status} already exists."
+            )
+        registered = str(spec.trigger.get("orchestration") or spec.name)
+        now = h.timestamp()
+        row = InstanceRow(instance_id, registered, "Pending", input_text, None, None, now, now)
+        self.store.create(
+            self.name,
+            row,
+            h.execution_started(registered, h.orchestrator_input(input_text), instance_id),
+        )
+        self.worker.wake.set()
+        return instance_id
+
+    def raise_event(self, instance_id: str, event_name: str, data_text: str | None) -> None:
+        self.store.deliver(
+            self.name, instance_id, h.event(h.EVENT_RAISED, Name=event_name, Input=data_text)
+        )
+        self.worker.wake.set()
+
+    def terminate(self, instance_id: str, reason: str | None) -> None:
+        self.store.terminate(
+            self.name,
+            instance_id,
+            reason,
+            h.timestamp(),
+            h.event(h.EXECUTION_TERMINATED, Input=reason),
+        )
+
+    # -- episodes
+
+    async def run_episode(self, instance_id: str) -> None:
+        row = self.store.instance(self.name, instance_id)
+        inbox = self.store.inbox(self.name, instance_id)
+        consumed = [n for n, _ in inbox]
+        if row is None or row.status in TERMINAL:
+            self.store.discard_inbox(self.name, consumed)
+            if row is not None:
+                self.store.release(self.name, instance_id)
+            return
+        spec = self.functions.orchestrators.get(row.name.lower())
+        past = self.store.history(self.name, instance_id)
+        new = [e for _, e in inbox]
+        now = h.timestamp()
+        if not past and (not new or new[0].get("EventType") != h.EXECUTION_STARTED):
+            self.store.release(self.name, instance_id)
+            return
+        if spec is None:
+            self._finish(
+                instance_id,
+                consumed,
+                past,
+                new,
+                now,
+                "Failed",
+                f"The orchestrator function '{row.name}' is not in this app.",
+                None,
+            )
+            return
+        # The ExecutionStarted event is second, right after the first OrchestratorStarted.
+        context = h.orchestration_context(
+            instance_id, h.orchestrator_input(row.input), past, new, now
+        )
+        result = await self.run(spec, TriggerEvent(meta.Datum(context, "string")))
+        try:
+            state = self._state(spec, result)
+            outcome = apply_answer(row.name, state, past, row.custom_status, now)
+        except EpisodeError as exc:
+            message = f"Orchestrator function '{row.name}' failed: {exc}"
+            logger.error("Durable instance '%s': %s", instance_id, message)
+            self._finish(
+                instance_id, consumed, past, new, now, "Failed", message, row.custom_status
+            )
+            return
+        events = [h.event(h.ORCHESTRATOR_STARTED, now), *new, *outcome.scheduled]
+        events.append(h.event(h.ORCHESTRATOR_COMPLETED))
+        if outcome.status in TERMINAL:
+            events.append(self._completed(outcome.status, outcome.output))
+        self.store.checkpoint(
+            self.name,
+            instance_id,
+            consumed,
+            events,
+            outcome.work,
+            outcome.status,
+            outcome.output,
+            outcome.custom_status,
+            h.timestamp(),
+        )
+        if outcome.work:
+            self.worker.wake.set()
+
+    @staticmethod
+    def _state(spec: FunctionSpec, result: InvocationResult) -> dict[str, Any]:
+        if not result.succeeded:
+            message = str(result.error) if result.error is not None else "the function failed"
+            state = failure_state(message)
+            if state is None:
+                raise EpisodeError(message.splitlines()[0] if message else message)
+            if not state.get("error"):
+                state["error"] = message.partition("\n\n$OutOfProcData$")[0]
+            return state
+        value = _value_text(result)
+        try:
+            state = json.loads(value) if isinstance(value, (str, bytes)) else value
+        except ValueError:
+            state = None
+        if not isinstance(state, dict):
+            raise EpisodeError(
+                f"its answer is not an orchestration state: {str(value)[:100]!r} (is it made "
+                "with df.Orchestrator.create or @app.orchestration_trigger?)"
+            )
+        return state
+
+    @staticmethod
+    def _completed(status: str, output: str | None) -> dict[str, Any]:
+        return h.event(
+            h.EXECUTION_COMPLETED, OrchestrationStatus=h.STATUS_NUMBERS[status], Result=output
+        )
+
+    def _finish(
+        self,
+        instance_id: str,
+        consumed: list[int],
+        past: list[dict[str, Any]],
+        new: list[dict[str, Any]],
+        now: str,
+        status: str,
+        output: str,
+        custom: str | None,
+    ) -> None:
+        events = [
+            h.event(h.ORCHESTRATOR_STARTED, now),
+            *new,
+            h.event(h.ORCHESTRATOR_COMPLETED),
+            self._completed(status, output),
+        ]
+        self.store.checkpoint(
+            self.name, instance_id, consumed, events, [], status, output, custom, h.timestamp()
+        )
+
+    # -- activities
+
+    async def run_activity(self, item: WorkItem) -> None:
+        spec = self.functions.activities.get(item.name.lower())
+        if spec is None:
+            event = h.event(
+                h.TASK_FAILED,
+                TaskScheduledId=item.task_id,
+                Reason=f"The activity function '{item.name}' doesn't exist, is disabled, or is "
+                "not an activity function.",
+                Details=None,
+            )
+        else:
+            result = await self.run(spec, TriggerEvent(meta.Datum(item.input or "null", "string")))
+            if result.succeeded:
+                value = _value_text(result)
+                event = h.event(
+                    h.TASK_COMPLETED,
+                    TaskScheduledId=item.task_id,
+                    Result=value if isinstance(value, str) else json.dumps(value),
+                )
+            else:
+                error = result.error
+                message = str(error) if error is not None else "the function failed"
+                event = h.event(
+                    h.TASK_FAILED,
+                    TaskScheduledId=item.task_id,
+                    Reason=f"Activity function '{item.name}' failed: {message}",
+                    Details=json.dumps(
+                        {
+                            "ExceptionType": type(error).__name__ if error else "Exception",
+                            "Message": message,
+                        }
+                    ),
+                )
+        self.store.finish_work(self.name, item, event)
+        self.worker.wake.set()
+
+
+class HubWorker(BackgroundListener):
+    def __init__(self, hub: TaskHub) -> None:
+        super().__init__()
+        self.hub = hub
+
+    async def run(self) -> None:
+        hub = self.hub
+        while not self.stopping.is_set():
+            self.wake.clear()
+            self.polling()
+            try:
+                for instance_id in hub.store.claim_ready(hub.name, 50):
+                    try:
+                        await hub.run_episode(instance_id)
+                    except Exception:
+                        logger.exception("Durable instance '%s': the episode failed", instance_id)
+                        hub.store.release(hub.name, instance_id)
+                room = hub.max_activities - len(self._in_flight)
+                if room > 0:
+                    for item in hub.store.claim_work(hub.name, room):
+                        task = asyncio.get_running_loop().create_task(hub.run_activity(item))
+                        self._in_flight.add(task)
+                        task.add_done_callback(self._done)
+            except Exception:
+                logger.exception("The durable task hub '%s' could not be read", hub.name)
+            self.polled()
+            if not self.wake.is_set():
+                await self.pause(POLL_SECONDS)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._in_flight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("A durable activity failed to finish: %s", task.exception())
+        self.wake.set()
+
+    async def drain(self) -> None:
+        if self._in_flight:
+            await asyncio.wait(set(self._in_flight))

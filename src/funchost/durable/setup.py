@@ -1,0 +1,39 @@
+"""The task hub of an app, opened when the app has durable functions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from funchost.durable.api import DurableApi, derived_key
+from funchost.durable.hub import DurableFunctions, Run, TaskHub, hub_name
+from funchost.durable.store import DurableStore
+
+if TYPE_CHECKING:
+    from funchost.config import HostConfig
+    from funchost.indexing.spec import FunctionSpec
+    from funchost.keys import KeyStore
+
+STORE_FILE = "durable.sqlite3"
+
+
+def open_task_hub(
+    config: HostConfig, specs: list[FunctionSpec], keys: KeyStore | None, run: Run
+) -> DurableApi | None:
+    """The app's durable API on the embedded store, or None when it has no orchestrators or
+    activities."""
+    functions = DurableFunctions.of(specs)
+    if not functions.orchestrators and not functions.activities:
+        return None
+    store = DurableStore(config.state_dir / STORE_FILE)
+    section = config.host_options.extensions.get("durableTask") or {}
+    max_activities = 10
+    if isinstance(section, dict) and isinstance(section.get("maxConcurrentActivityFunctions"), int):
+        max_activities = max(1, section["maxConcurrentActivityFunctions"])
+    hub = TaskHub(store, hub_name(config.host_options.extensions), functions, run, max_activities)
+    system_key = rpc_token = None
+    if keys is not None:
+        master = keys.master_key()
+        system_key = derived_key(master, "durabletask_extension")
+        rpc_token = derived_key(master, "durabletask-rpc")
+    public_host = config.settings.get("WEBSITE_HOSTNAME") or f"localhost:{config.port}"
+    return DurableApi(hub, config.port, public_host, system_key, rpc_token)

@@ -1,0 +1,291 @@
+"""The task hub's durable state in SQLite, beside the embedded store's own file.
+
+One row per instance (status, input, output, custom status), its history per execution, an
+inbox of events not yet seen by an episode, and activity work items. Episodes and work items
+are claimed with a lease, so the processes of `funchost serve --workers N` sharing the file
+never run one instance, or one work item, twice at once.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS instances (
+    hub TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, status TEXT NOT NULL,
+    input TEXT, output TEXT, custom_status TEXT, created TEXT NOT NULL, updated TEXT NOT NULL,
+    lease REAL NOT NULL DEFAULT 0, PRIMARY KEY (hub, id));
+CREATE TABLE IF NOT EXISTS history (
+    hub TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL,
+    PRIMARY KEY (hub, id, seq));
+CREATE TABLE IF NOT EXISTS inbox (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, id TEXT NOT NULL,
+    event TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS inbox_by_instance ON inbox (hub, id);
+CREATE TABLE IF NOT EXISTS work (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, instance TEXT NOT NULL,
+    task_id INTEGER NOT NULL, name TEXT NOT NULL, input TEXT, lease REAL NOT NULL DEFAULT 0);
+"""
+
+TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
+
+
+@dataclass(frozen=True)
+class InstanceRow:
+    id: str
+    name: str
+    status: str
+    input: str | None
+    output: str | None
+    custom_status: str | None
+    created: str
+    updated: str
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    n: int
+    instance: str
+    task_id: int
+    name: str
+    input: str | None
+
+
+class DurableStore:
+    """One SQLite file holding any number of task hubs. Calls are short and synchronous."""
+
+    def __init__(self, path: Path, lease_seconds: float = 60.0) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(SCHEMA)
+        self._lock = threading.Lock()
+        self.lease_seconds = lease_seconds
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for sql, args in statements:
+                    self._db.execute(sql, args)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def _lease(self, update: str, args: Sequence[Any]) -> bool:
+        """Run a lease-taking UPDATE: whether this caller won it (another process may have)."""
+        with self._lock:
+            return self._db.execute(update, args).rowcount == 1
+
+    # -- instances
+
+    def instance(self, hub: str, instance_id: str) -> InstanceRow | None:
+        rows = self._rows(
+            "SELECT id, name, status, input, output, custom_status, created, updated "
+            "FROM instances WHERE hub = ? AND id = ?",
+            (hub, instance_id),
+        )
+        return InstanceRow(*rows[0]) if rows else None
+
+    def create(self, hub: str, row: InstanceRow, started: dict[str, Any]) -> None:
+        """Create (or replace) an instance, its ExecutionStarted event waiting in the inbox."""
+        self._write(
+            [
+                ("DELETE FROM instances WHERE hub = ? AND id = ?", (hub, row.id)),
+                ("DELETE FROM history WHERE hub = ? AND id = ?", (hub, row.id)),
+                ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, row.id)),
+                ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, row.id)),
+                (
+                    "INSERT INTO instances (hub, id, name, status, input, output, custom_status, "
+                    "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        hub,
+                        row.id,
+                        row.name,
+                        row.status,
+                        row.input,
+                        row.output,
+                        row.custom_status,
+                        row.created,
+                        row.updated,
+                    ),
+                ),
+                (
+                    "INSERT INTO inbox (hub, id, event) VALUES (?, ?, ?)",
+                    (hub, row.id, json.dumps(started)),
+                ),
+            ]
+        )
+
+    def deliver(self, hub: str, instance_id: str, event: dict[str, Any]) -> None:
+        self._write(
+            [
+                (
+                    "INSERT INTO inbox (hub, id, event) VALUES (?, ?, ?)",
+                    (hub, instance_id, json.dumps(event)),
+                )
+            ]
+        )
+
+    def history(self, hub: str, instance_id: str) -> list[dict[str, Any]]:
+        rows = self._rows(
+            "SELECT event FROM history WHERE hub = ? AND id = ? ORDER BY seq", (hub, instance_id)
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    # -- episodes
+
+    def claim_ready(self, hub: str, limit: int) -> list[str]:
+        """Instances with new events and no live lease, leased to the caller."""
+        now = time.time()
+        rows = self._rows(
+            "SELECT DISTINCT i.id FROM inbox b JOIN instances i ON i.hub = b.hub AND i.id = b.id "
+            "WHERE b.hub = ? AND i.lease < ? LIMIT ?",
+            (hub, now, limit),
+        )
+        update = "UPDATE instances SET lease = ? WHERE hub = ? AND id = ? AND lease < ?"
+        until = now + self.lease_seconds
+        return [i for (i,) in rows if self._lease(update, (until, hub, i, now))]
+
+    def inbox(self, hub: str, instance_id: str) -> list[tuple[int, dict[str, Any]]]:
+        rows = self._rows(
+            "SELECT n, event FROM inbox WHERE hub = ? AND id = ? ORDER BY n", (hub, instance_id)
+        )
+        return [(n, json.loads(text)) for n, text in rows]
+
+    def checkpoint(
+        self,
+        hub: str,
+        instance_id: str,
+        consumed: Sequence[int],
+        new_events: Sequence[dict[str, Any]],
+        work: Sequence[tuple[int, str, str | None]],
+        status: str,
+        output: str | None,
+        custom_status: str | None,
+        updated: str,
+    ) -> None:
+        """One episode's outcome, written at once: events appended to the history, the inbox
+        entries it saw removed, activities scheduled, the status set and the lease released."""
+        rows = self._rows(
+            "SELECT COALESCE(MAX(seq), -1) FROM history WHERE hub = ? AND id = ?",
+            (hub, instance_id),
+        )
+        seq = int(rows[0][0]) + 1
+        statements: list[tuple[str, Sequence[Any]]] = []
+        for event in new_events:
+            statements.append(
+                (
+                    "INSERT INTO history (hub, id, seq, event) VALUES (?, ?, ?, ?)",
+                    (hub, instance_id, seq, json.dumps(event)),
+                )
+            )
+            seq += 1
+        for n in consumed:
+            statements.append(("DELETE FROM inbox WHERE n = ?", (n,)))
+        for task_id, name, text in work:
+            statements.append(
+                (
+                    "INSERT INTO work (hub, instance, task_id, name, input) VALUES (?, ?, ?, ?, ?)",
+                    (hub, instance_id, task_id, name, text),
+                )
+            )
+        if status in TERMINAL:
+            statements.append(
+                ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id))
+            )
+        statements.append(
+            (
+                "UPDATE instances SET status = ?, output = ?, custom_status = ?, updated = ?, "
+                "lease = 0 WHERE hub = ? AND id = ?",
+                (status, output, custom_status, updated, hub, instance_id),
+            )
+        )
+        self._write(statements)
+
+    def release(self, hub: str, instance_id: str) -> None:
+        self._write(
+            [("UPDATE instances SET lease = 0 WHERE hub = ? AND id = ?", (hub, instance_id))]
+        )
+
+    def discard_inbox(self, hub: str, consumed: Sequence[int]) -> None:
+        self._write([("DELETE FROM inbox WHERE n = ?", (n,)) for n in consumed])
+
+    def terminate(
+        self,
+        hub: str,
+        instance_id: str,
+        reason: str | None,
+        updated: str,
+        completed: dict[str, Any],
+    ) -> None:
+        rows = self._rows(
+            "SELECT COALESCE(MAX(seq), -1) FROM history WHERE hub = ? AND id = ?",
+            (hub, instance_id),
+        )
+        self._write(
+            [
+                (
+                    "INSERT INTO history (hub, id, seq, event) VALUES (?, ?, ?, ?)",
+                    (hub, instance_id, int(rows[0][0]) + 1, json.dumps(completed)),
+                ),
+                ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, instance_id)),
+                ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id)),
+                (
+                    "UPDATE instances SET status = 'Terminated', output = ?, updated = ? "
+                    "WHERE hub = ? AND id = ?",
+                    (reason, updated, hub, instance_id),
+                ),
+            ]
+        )
+
+    # -- activities
+
+    def claim_work(self, hub: str, limit: int) -> list[WorkItem]:
+        now = time.time()
+        rows = self._rows(
+            "SELECT n, instance, task_id, name, input FROM work WHERE hub = ? AND lease < ? "
+            "ORDER BY n LIMIT ?",
+            (hub, now, limit),
+        )
+        update = "UPDATE work SET lease = ? WHERE n = ? AND lease < ?"
+        until = now + self.lease_seconds
+        return [WorkItem(*row) for row in rows if self._lease(update, (until, row[0], now))]
+
+    def finish_work(self, hub: str, item: WorkItem, event: dict[str, Any]) -> None:
+        """An activity's result, delivered to its instance in the same transaction that removes
+        the work item (nothing when the instance has ended or was replaced meanwhile)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = self._db.execute("DELETE FROM work WHERE n = ?", (item.n,))
+                if cursor.rowcount == 1:
+                    self._db.execute(
+                        "INSERT INTO inbox (hub, id, event) VALUES (?, ?, ?)",
+                        (hub, item.instance, json.dumps(event)),
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def has_work(self, hub: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM work WHERE hub = ? LIMIT 1", (hub,))) or bool(
+            self._rows("SELECT 1 FROM inbox WHERE hub = ? LIMIT 1", (hub,))
+        )

@@ -1,0 +1,5 @@
+# An orchestrator written without df.Orchestrator.create: its answer is no orchestration state.
+
+
+def main(context):
+    return "just text"

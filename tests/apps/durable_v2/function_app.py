@@ -1,0 +1,136 @@
+"""Durable Functions in the decorator model, in the style of the library's samples."""
+
+import json
+from datetime import timedelta
+
+import azure.durable_functions as df
+import azure.functions as func
+
+app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="orchestrators/{functionName}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_start(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    body = req.get_body()
+    instance_id = await client.start_new(
+        req.route_params["functionName"],
+        req.params.get("instanceId"),
+        json.loads(body) if body else None,
+    )
+    return client.create_check_status_response(req, instance_id)
+
+
+@app.route(route="status/{instanceId}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def http_status(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    status = await client.get_status(
+        req.route_params["instanceId"], show_history=True, show_history_output=True
+    )
+    if not status:
+        return func.HttpResponse("unknown", status_code=404)
+    body = status.to_json()
+    body["historyEvents"] = getattr(status, "historyEvents", None)
+    return func.HttpResponse(json.dumps(body, default=str), mimetype="application/json")
+
+
+@app.route(route="raise/{instanceId}/{eventName}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_raise(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    await client.raise_event(
+        req.route_params["instanceId"], req.route_params["eventName"], req.get_json()
+    )
+    return func.HttpResponse("raised", status_code=202)
+
+
+@app.route(route="terminate/{instanceId}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_terminate(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    await client.terminate(req.route_params["instanceId"], req.params.get("reason", "stop"))
+    return func.HttpResponse("terminated", status_code=202)
+
+
+# Function chaining
+@app.orchestration_trigger(context_name="context")
+def hello_sequence(context: df.DurableOrchestrationContext):
+    # Replays see the time and ids of the first episode: the activity's input, made in the
+    # first episode, equals what the last replay computes here.
+    started = {"time": context.current_utc_datetime.isoformat(), "uuid": str(context.new_uuid())}
+    context.set_custom_status("greeting")
+    first = yield context.call_activity("echo", started)
+    result1 = yield context.call_activity("say_hello", "Tokyo")
+    result2 = yield context.call_activity("say_hello", "Seattle")
+    result3 = yield context.call_activity("say_hello", "London")
+    return {
+        "greetings": [result1, result2, result3],
+        "input": context.get_input(),
+        "replayed_start": started,
+        "first_start": first,
+    }
+
+
+@app.activity_trigger(input_name="value")
+def echo(value):
+    return value
+
+
+@app.activity_trigger(input_name="city")
+def say_hello(city: str) -> str:
+    return f"Hello {city}!"
+
+
+# Fan-out/fan-in
+@app.orchestration_trigger(context_name="context")
+def fan_out_fan_in(context: df.DurableOrchestrationContext):
+    count = context.get_input() or 5
+    tasks = [context.call_activity("square", n) for n in range(count)]
+    results = yield context.task_all(tasks)
+    return sum(results)
+
+
+@app.activity_trigger(input_name="n")
+def square(n: int) -> int:
+    return n * n
+
+
+# Human interaction: an approval raised as an external event
+@app.orchestration_trigger(context_name="context")
+def approval(context: df.DurableOrchestrationContext):
+    context.set_custom_status("waiting for approval")
+    decision = yield context.wait_for_external_event("Approval")
+    context.set_custom_status("decided")
+    result = yield context.call_activity("say_hello", str(decision))
+    return {"decision": decision, "result": result}
+
+
+# A failing activity, caught by the orchestrator, then one that is not caught
+@app.orchestration_trigger(context_name="context")
+def failing_activity(context: df.DurableOrchestrationContext):
+    try:
+        yield context.call_activity("explode", "first")
+    except Exception as exc:
+        caught = str(exc)
+    else:
+        caught = None
+    if context.get_input() == "rethrow":
+        yield context.call_activity("explode", "second")
+    return caught
+
+
+@app.activity_trigger(input_name="label")
+def explode(label: str) -> str:
+    raise ValueError(f"boom {label}")
+
+
+# An orchestrator that raises by itself
+@app.orchestration_trigger(context_name="context")
+def broken(context: df.DurableOrchestrationContext):
+    yield context.call_activity("say_hello", "before")
+    raise RuntimeError("the orchestrator gave up")
+
+
+# A durable timer: not built in funchost yet, so the instance fails saying so
+@app.orchestration_trigger(context_name="context")
+def with_timer(context: df.DurableOrchestrationContext):
+    yield context.create_timer(context.current_utc_datetime + timedelta(seconds=1))
+    return "woke"

@@ -1,0 +1,247 @@
+"""Durable Functions end to end: sample apps in both models under `funchost start`, driven over
+HTTP only (the starter route, then the status URL it hands out), against the outputs and
+statuses the real extension gives. One host per app for the module, to keep it fast."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import APPS, RunningHost, StartHost, free_port, launch
+
+TERMINAL = {"Completed", "Failed", "Terminated"}
+
+
+def _host(app: Path, tmp: Path, command: str = "start") -> RunningHost:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("FUNCTIONS_", "AzureWebJobs"))}
+    env.update(
+        XDG_DATA_HOME=str(tmp / "xdg-data"),
+        FUNCHOST_STATE_DIR=str(tmp / "state"),
+        PYTHONUNBUFFERED="1",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    port = free_port()
+    cmd = [sys.executable, "-m", "funchost", command, str(app), "--port", str(port)]
+    running = launch([*cmd, "--host", "127.0.0.1"], env, tmp / "host.log", port)
+    running.wait_until_ready()
+    return running
+
+
+@pytest.fixture(scope="module")
+def v2(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
+    running = _host(APPS / "durable_v2", tmp_path_factory.mktemp("durable-v2"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def v1(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHost]:
+    running = _host(APPS / "durable_v1", tmp_path_factory.mktemp("durable-v1"))
+    yield running
+    running.stop()
+
+
+def start(host: RunningHost, name: str, body: str | None = None, **params: str) -> dict[str, Any]:
+    response = host.client.post(f"/api/orchestrators/{name}", content=body, params=params)
+    assert response.status_code == 202, response.text
+    urls: dict[str, Any] = response.json()
+    assert response.headers["location"] == urls["statusQueryGetUri"]
+    return urls
+
+
+def wait(urls: dict[str, Any], until: set[str] = TERMINAL) -> dict[str, Any]:
+    """Poll the status URL with a plain HTTP client until the instance reaches `until`."""
+    deadline = time.monotonic() + 15
+    while True:
+        response = httpx.get(urls["statusQueryGetUri"], timeout=5)
+        status: dict[str, Any] = response.json()
+        if status["runtimeStatus"] in until:
+            expected = 202 if status["runtimeStatus"] in ("Running", "Pending") else 200
+            assert response.status_code == expected
+            return status
+        assert response.status_code == 202
+        assert time.monotonic() < deadline, status
+        time.sleep(0.05)
+
+
+def test_function_chaining_runs_activities_in_order_with_deterministic_replays(
+    v2: RunningHost,
+) -> None:
+    status = wait(start(v2, "hello_sequence", '{"a": 1}'))
+    assert status["runtimeStatus"] == "Completed"
+    output = status["output"]
+    assert output["greetings"] == ["Hello Tokyo!", "Hello Seattle!", "Hello London!"]
+    assert output["input"] == {"a": 1}
+    # The last replay computes the same time and new_uuid() as the first episode did.
+    assert output["replayed_start"] == output["first_start"]
+    assert status["customStatus"] == "greeting"
+    # Started through the library's client, the input is stored as JSON text (as in Azure).
+    assert status["input"] == '{"a": 1}'
+    assert status["name"] == "hello_sequence"
+    assert status["createdTime"].endswith("Z") and len(status["createdTime"]) == 20
+
+
+def test_fan_out_fan_in_gathers_every_activity_result(v2: RunningHost) -> None:
+    status = wait(start(v2, "fan_out_fan_in", "10"))
+    assert (status["runtimeStatus"], status["output"]) == ("Completed", 285)
+
+
+def test_activity_exception_reaches_the_orchestrator_with_reason_and_details(
+    v2: RunningHost,
+) -> None:
+    caught = wait(start(v2, "failing_activity"))
+    assert caught["runtimeStatus"] == "Completed"
+    assert caught["output"].startswith("Activity function 'explode' failed: boom first \n ")
+    failed = wait(start(v2, "failing_activity", '"rethrow"'))
+    assert failed["runtimeStatus"] == "Failed"
+    assert failed["output"].startswith(
+        "Orchestrator function 'failing_activity' failed: Activity function 'explode' failed: "
+        "boom second"
+    )
+
+
+def test_unhandled_orchestrator_exception_fails_with_the_extensions_output(
+    v2: RunningHost,
+) -> None:
+    status = wait(start(v2, "broken"))
+    assert status["runtimeStatus"] == "Failed"
+    assert status["output"] == "Orchestrator function 'broken' failed: the orchestrator gave up"
+
+
+def test_external_event_from_the_client_and_from_the_webhook_resumes_the_orchestrator(
+    v2: RunningHost,
+) -> None:
+    urls = start(v2, "approval")
+    waiting = wait(urls, {"Running"} | TERMINAL)
+    assert waiting["customStatus"] == "waiting for approval"
+    assert v2.client.post(f"/api/raise/{urls['id']}/Approval", json="yes").status_code == 202
+    done = wait(urls)
+    # The library's client encodes event data twice: the orchestrator gets JSON text, as in Azure.
+    assert done["output"] == {"decision": '"yes"', "result": 'Hello "yes"!'}
+    assert done["customStatus"] == "decided"
+
+    urls = start(v2, "approval")
+    wait(urls, {"Running"} | TERMINAL)
+    send = urls["sendEventPostUri"].replace("{eventName}", "Approval")
+    assert httpx.post(send, json=True).status_code == 202
+    assert wait(urls)["output"] == {"decision": True, "result": "Hello True!"}
+    # An ended instance takes no more events.
+    assert httpx.post(send, json=True).status_code == 410
+
+
+def test_terminate_ends_a_waiting_instance_with_the_reason_as_output(v2: RunningHost) -> None:
+    urls = start(v2, "approval")
+    wait(urls, {"Running"} | TERMINAL)
+    assert v2.client.post(f"/api/terminate/{urls['id']}?reason=no+longer+needed").status_code == 202
+    status = wait(urls)
+    assert (status["runtimeStatus"], status["output"]) == ("Terminated", "no longer needed")
+    terminate = urls["terminatePostUri"].replace("{text}", "again")
+    assert httpx.post(terminate).status_code == 410
+
+
+def test_start_with_an_instance_id_and_status_with_history_through_the_client(
+    v2: RunningHost,
+) -> None:
+    urls = start(v2, "fan_out_fan_in", "2", instanceId="my-instance-1")
+    assert urls["id"] == "my-instance-1"
+    assert wait(urls)["output"] == 1
+    status = v2.client.get("/api/status/my-instance-1").json()
+    assert status["runtimeStatus"] == "Completed"
+    events = status["historyEvents"]
+    assert events[0]["EventType"] == "ExecutionStarted"
+    assert events[0]["FunctionName"] == "fan_out_fan_in"
+    completed = [e for e in events if e["EventType"] == "TaskCompleted"]
+    assert sorted(e["Result"] for e in completed) == [0, 1]
+    assert {e["FunctionName"] for e in completed} == {"square"}
+    assert events[-1]["EventType"] == "ExecutionCompleted"
+    assert events[-1]["Result"] == 1
+    # Without showHistory the status has no events; an unknown instance is 404.
+    plain = httpx.get(urls["statusQueryGetUri"]).json()
+    assert "historyEvents" not in plain
+    assert v2.client.get("/runtime/webhooks/durabletask/instances/nobody").status_code == 404
+
+
+def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
+    status = wait(start(v2, "with_timer"))
+    assert status["runtimeStatus"] == "Failed"
+    assert status["output"] == (
+        "Orchestrator function 'with_timer' failed: funchost does not support Durable "
+        "create_timer (durable timers) yet"
+    )
+
+
+def test_management_api_rejects_bad_requests_with_the_extensions_answers(
+    v2: RunningHost,
+) -> None:
+    c = v2.client
+    base = "/runtime/webhooks/durabletask"
+    unknown = c.post(f"{base}/orchestrators/nope")
+    assert unknown.status_code == 400
+    assert unknown.json()["ExceptionMessage"].startswith(
+        "The function 'nope' doesn't exist, is disabled, or is not an orchestrator function."
+    )
+    not_json = c.post(f"{base}/orchestrators/hello_sequence", content=b"{oops")
+    assert (not_json.status_code, not_json.json()["Message"]) == (400, "Invalid JSON content")
+    bad_id = c.post(f"{base}/orchestrators/fan_out_fan_in/@bad")
+    assert bad_id.status_code == 400
+    assert "invalid characters" in bad_id.json()["ExceptionMessage"]
+    assert c.post(f"{base}/instances/nobody/raiseEvent/x", json=1).status_code == 404
+    urls = start(v2, "approval")
+    wait(urls, {"Running"} | TERMINAL)
+    send = urls["sendEventPostUri"].replace("{eventName}", "Approval")
+    text = httpx.post(send, content=b"yes", headers={"content-type": "text/plain"})
+    assert text.json() == {"Message": "Only application/json request content is supported"}
+    assert c.get(f"{base}/entities/counter/one").status_code == 501
+    # The host is still serving.
+    assert httpx.post(send, json="ok").status_code == 202
+    assert wait(urls)["runtimeStatus"] == "Completed"
+
+
+def test_v1_app_with_orchestration_client_runs_a_sequence_and_a_fan_out(v1: RunningHost) -> None:
+    status = wait(start(v1, "HelloSequence", '["Tokyo", "Seattle"]'))
+    assert status["runtimeStatus"] == "Completed"
+    hello = ["Hello Tokyo!", "Hello Seattle!"]
+    assert status["output"] == {"sequence": hello, "fan_out": hello}
+    failed = wait(start(v1, "HelloSequence", '["nowhere"]'))
+    assert failed["runtimeStatus"] == "Failed"
+    assert failed["output"].startswith(
+        "Orchestrator function 'HelloSequence' failed: Activity function 'SayHello' failed: "
+        "there is no nowhere"
+    )
+
+
+def test_serve_needs_a_key_for_the_management_api_and_hands_it_out_in_the_urls(
+    start_host: StartHost,
+) -> None:
+    host = start_host(APPS / "durable_v2", "--verbose", command="serve")
+    urls = start(host, "fan_out_fan_in", "3")
+    assert "code=" in urls["statusQueryGetUri"]
+    assert wait(urls)["output"] == 5
+    bare = urls["statusQueryGetUri"].split("?")[0]
+    assert httpx.get(bare).status_code == 401
+    rpc = f"{host.base_url}/runtime/webhooks/durabletask/rpc/not-the-secret/instances/{urls['id']}"
+    assert httpx.get(rpc).status_code == 401
+    # The library's calls went to the RPC path; its secret never reaches the access log.
+    log = host.output()
+    assert "/runtime/webhooks/durabletask/rpc/[hidden]/orchestrators/fan_out_fan_in" in log
+    assert re.search(r"/rpc/[0-9a-f]{64}", log) is None
+
+
+def test_an_orchestrator_answering_garbage_fails_its_instance_in_one_line(v1: RunningHost) -> None:
+    status = wait(start(v1, "NotAnOrchestrator", "null"))
+    assert status["runtimeStatus"] == "Failed"
+    assert status["output"] == (
+        "Orchestrator function 'NotAnOrchestrator' failed: its answer is not an orchestration "
+        "state: 'just text' (is it made with df.Orchestrator.create or "
+        "@app.orchestration_trigger?)"
+    )
+    # The host goes on: another instance completes.
+    assert wait(start(v1, "HelloSequence", '["Oslo"]'))["runtimeStatus"] == "Completed"
