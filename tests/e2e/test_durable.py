@@ -245,3 +245,12 @@ def test_an_orchestrator_answering_garbage_fails_its_instance_in_one_line(v1: Ru
     )
     # The host goes on: another instance completes.
     assert wait(start(v1, "HelloSequence", '["Oslo"]'))["runtimeStatus"] == "Completed"
+
+
+def test_serve_workers_share_the_task_hub_and_run_each_activity_once(
+    start_host: StartHost,
+) -> None:
+    host = start_host(APPS / "durable_v2", "--workers", "2", command="serve")
+    every = [start(host, "fan_out_fan_in", "4") for _ in range(20)]
+    assert [wait(urls)["output"] for urls in every] == [14] * 20
+    assert host.output().count("Executing 'Functions.square'") == 80

@@ -64,8 +64,8 @@ class DurableStore:
     def __init__(self, path: Path, lease_seconds: float = 60.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA busy_timeout=10000")  # first: processes open it together
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self.lease_seconds = lease_seconds
