@@ -169,12 +169,34 @@ def test_start_with_an_instance_id_and_status_with_history_through_the_client(
     assert v2.client.get("/runtime/webhooks/durabletask/instances/nobody").status_code == 404
 
 
+def test_durable_timer_fires_and_the_next_episode_sees_the_later_time(v2: RunningHost) -> None:
+    urls = start(v2, "with_timer")
+    assert wait(urls, {"Running"} | TERMINAL)["runtimeStatus"] == "Running"
+    status = wait(urls)
+    assert (status["runtimeStatus"], status["output"]) == ("Completed", True)
+    events = httpx.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
+    kinds = [e["EventType"] for e in events]
+    assert kinds == ["ExecutionStarted", "TimerCreated", "TimerFired", "ExecutionCompleted"]
+    assert events[1]["FireAt"] == events[2]["FireAt"]
+
+
+def test_human_interaction_with_a_timeout_takes_the_event_or_the_timer(v2: RunningHost) -> None:
+    approved = start(v2, "approval_with_timeout", "30")
+    wait(approved, {"Running"} | TERMINAL)
+    send = approved["sendEventPostUri"].replace("{eventName}", "Approval")
+    assert httpx.post(send, json="ok").status_code == 202
+    # The cancelled 30 s timer does not keep the instance running.
+    assert wait(approved)["output"] == "approved: ok"
+    timed_out = wait(start(v2, "approval_with_timeout", "1"))
+    assert (timed_out["runtimeStatus"], timed_out["output"]) == ("Completed", "timed out")
+
+
 def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
-    status = wait(start(v2, "with_timer"))
+    status = wait(start(v2, "eternal", "1"))
     assert status["runtimeStatus"] == "Failed"
     assert status["output"] == (
-        "Orchestrator function 'with_timer' failed: funchost does not support Durable "
-        "create_timer (durable timers) yet"
+        "Orchestrator function 'eternal' failed: funchost does not support Durable "
+        "continue_as_new yet"
     )
 
 

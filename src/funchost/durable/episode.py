@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from funchost.durable import history as h
@@ -19,6 +20,7 @@ from funchost.durable import history as h
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
 
 CALL_ACTIVITY = 0
+CREATE_TIMER = 5
 WAIT_FOR_EXTERNAL_EVENT = 6
 WHEN_ANY = 11
 WHEN_ALL = 12
@@ -29,7 +31,6 @@ NOT_BUILT = {
     2: "call_sub_orchestrator",
     3: "call_sub_orchestrator_with_retry",
     4: "continue_as_new",
-    5: "create_timer (durable timers)",
     7: "call_entity (entities)",
     8: "call_http",
     9: "signal_entity (entities)",
@@ -48,6 +49,7 @@ class Outcome:
     custom_status: str | None = None
     scheduled: list[dict[str, Any]] = field(default_factory=list)  # new TaskScheduled events
     work: list[tuple[int, str, str | None]] = field(default_factory=list)
+    timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (epoch, event)
 
 
 def _actions(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -68,7 +70,7 @@ def _number(
     action: dict[str, Any], counter: list[int], calls: list[tuple[int, dict[str, Any]]]
 ) -> None:
     kind = action.get("actionType")
-    if kind == CALL_ACTIVITY:
+    if kind in (CALL_ACTIVITY, CREATE_TIMER):
         calls.append((counter[0], action))
         counter[0] += 1
     elif kind in (WHEN_ALL, WHEN_ANY):
@@ -96,20 +98,28 @@ def apply_answer(
         custom = json.dumps(state["customStatus"])
     if state.get("error"):
         return Outcome("Failed", f"Orchestrator function '{name}' failed: {state['error']}", custom)
-    scheduled = {e["EventId"]: e for e in past if e.get("EventType") == h.TASK_SCHEDULED}
+    scheduled = {
+        e["EventId"]: e for e in past if e.get("EventType") in (h.TASK_SCHEDULED, h.TIMER_CREATED)
+    }
     calls: list[tuple[int, dict[str, Any]]] = []
     counter = [0]
     for action in _actions(state):
         _number(action, counter, calls)
     outcome = Outcome("Running", custom_status=custom)
     for task_id, action in calls:
+        if action.get("actionType") == CREATE_TIMER:
+            _timer(name, task_id, action, scheduled.get(task_id), now, outcome)
+            continue
         function = str(action.get("functionName") or "")
         if task_id in scheduled:
-            if str(scheduled[task_id].get("Name", "")).lower() != function.lower():
+            past_event = scheduled[task_id]
+            if past_event.get("EventType") != h.TASK_SCHEDULED or (
+                str(past_event.get("Name", "")).lower() != function.lower()
+            ):
                 raise EpisodeError(
                     f"Non-deterministic workflow detected: orchestrator '{name}' now calls "
                     f"activity '{function}' as task {task_id}, where its history has "
-                    f"'{scheduled[task_id].get('Name')}'"
+                    f"'{past_event.get('Name', 'a timer')}'"
                 )
             continue
         text = action.get("input")
@@ -121,7 +131,39 @@ def apply_answer(
         outcome.output = json.dumps(state.get("output"))
         outcome.scheduled.clear()
         outcome.work.clear()
+        outcome.timers.clear()
     return outcome
+
+
+def _timer(
+    name: str,
+    task_id: int,
+    action: dict[str, Any],
+    past_event: dict[str, Any] | None,
+    now: str,
+    outcome: Outcome,
+) -> None:
+    """A `create_timer`: a `TimerCreated` event and a timer that delivers `TimerFired` with the
+    timer's number at `fireAt`. A timer cancelled before it was scheduled is never scheduled."""
+    if past_event is not None:
+        if past_event.get("EventType") != h.TIMER_CREATED:
+            raise EpisodeError(
+                f"Non-deterministic workflow detected: orchestrator '{name}' now creates a timer "
+                f"as task {task_id}, where its history calls '{past_event.get('Name')}'"
+            )
+        return
+    if action.get("isCanceled"):
+        return
+    fire_at = str(action.get("fireAt") or "")
+    try:
+        moment = datetime.fromisoformat(fire_at)
+    except ValueError:
+        raise EpisodeError(f"the timer's fireAt {fire_at!r} is not a time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    outcome.scheduled.append(h.event(h.TIMER_CREATED, now, task_id, FireAt=fire_at))
+    fired = h.event(h.TIMER_FIRED, h.timestamp(moment), TimerId=task_id, FireAt=fire_at)
+    outcome.timers.append((moment.timestamp(), fired))
 
 
 def failure_state(message: str) -> dict[str, Any] | None:

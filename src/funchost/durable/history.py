@@ -17,6 +17,8 @@ EXECUTION_TERMINATED = 3
 TASK_SCHEDULED = 4
 TASK_COMPLETED = 5
 TASK_FAILED = 6
+TIMER_CREATED = 10
+TIMER_FIRED = 11
 ORCHESTRATOR_STARTED = 12
 ORCHESTRATOR_COMPLETED = 13
 EVENT_RAISED = 15
@@ -28,6 +30,8 @@ EVENT_NAMES = {
     4: "TaskScheduled",
     5: "TaskCompleted",
     6: "TaskFailed",
+    10: "TimerCreated",
+    11: "TimerFired",
     12: "OrchestratorStarted",
     13: "OrchestratorCompleted",
     15: "EventRaised",
@@ -152,6 +156,8 @@ def history_events(
             result = out.pop("Result", None)
             if show_output:
                 out["Result"] = parsed(result)
+        elif kind == TIMER_FIRED:
+            out.pop("TimerId", None)
         elif kind == EVENT_RAISED:
             out["Input"] = parsed(out.get("Input"))
         if not show_input:

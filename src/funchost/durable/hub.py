@@ -4,7 +4,9 @@ answers the client operations of the management API.
 `HubWorker` is the hub's listener: it claims instances with new events and runs one episode
 for each (one at a time per instance, by lease), and claims activity work items and runs them
 concurrently, up to `maxConcurrentActivityFunctions`. A write by this process wakes it at once;
-writes by other processes are seen at the next poll (`POLL_SECONDS`).
+writes by other processes are seen at the next poll (`POLL_SECONDS`). Durable timers are rows
+in the store, fired by whichever process looks first once they are due; the worker sleeps no
+longer than until the next one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -206,8 +209,9 @@ class TaskHub:
             outcome.output,
             outcome.custom_status,
             h.timestamp(),
+            outcome.timers,
         )
-        if outcome.work:
+        if outcome.work or outcome.timers:
             self.worker.wake.set()
 
     @staticmethod
@@ -308,7 +312,11 @@ class HubWorker(BackgroundListener):
         while not self.stopping.is_set():
             self.wake.clear()
             self.polling()
+            pause = POLL_SECONDS
             try:
+                next_timer = hub.store.fire_due_timers(hub.name, time.time())
+                if next_timer is not None:
+                    pause = min(pause, max(0.0, next_timer - time.time()))
                 for instance_id in hub.store.claim_ready(hub.name, 50):
                     try:
                         await hub.run_episode(instance_id)
@@ -325,7 +333,7 @@ class HubWorker(BackgroundListener):
                 logger.exception("The durable task hub '%s' could not be read", hub.name)
             self.polled()
             if not self.wake.is_set():
-                await self.pause(POLL_SECONDS)
+                await self.pause(pause)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._in_flight.discard(task)

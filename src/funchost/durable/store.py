@@ -32,6 +32,10 @@ CREATE INDEX IF NOT EXISTS inbox_by_instance ON inbox (hub, id);
 CREATE TABLE IF NOT EXISTS work (
     n INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, instance TEXT NOT NULL,
     task_id INTEGER NOT NULL, name TEXT NOT NULL, input TEXT, lease REAL NOT NULL DEFAULT 0);
+CREATE TABLE IF NOT EXISTS timers (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, instance TEXT NOT NULL,
+    fire_at REAL NOT NULL, event TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS timers_by_time ON timers (hub, fire_at);
 """
 
 TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
@@ -111,6 +115,7 @@ class DurableStore:
                 ("DELETE FROM history WHERE hub = ? AND id = ?", (hub, row.id)),
                 ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, row.id)),
                 ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, row.id)),
+                ("DELETE FROM timers WHERE hub = ? AND instance = ?", (hub, row.id)),
                 (
                     "INSERT INTO instances (hub, id, name, status, input, output, custom_status, "
                     "created, updated) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -180,9 +185,11 @@ class DurableStore:
         output: str | None,
         custom_status: str | None,
         updated: str,
+        timers: Sequence[tuple[float, dict[str, Any]]] = (),
     ) -> None:
         """One episode's outcome, written at once: events appended to the history, the inbox
-        entries it saw removed, activities scheduled, the status set and the lease released."""
+        entries it saw removed, activities and timers (the event each delivers, at an epoch
+        time) scheduled, the status set and the lease released."""
         rows = self._rows(
             "SELECT COALESCE(MAX(seq), -1) FROM history WHERE hub = ? AND id = ?",
             (hub, instance_id),
@@ -206,10 +213,18 @@ class DurableStore:
                     (hub, instance_id, task_id, name, text),
                 )
             )
-        if status in TERMINAL:
+        for fire_at, fired in timers:
             statements.append(
-                ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id))
+                (
+                    "INSERT INTO timers (hub, instance, fire_at, event) VALUES (?, ?, ?, ?)",
+                    (hub, instance_id, fire_at, json.dumps(fired)),
+                )
             )
+        if status in TERMINAL:
+            statements += [
+                ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id)),
+                ("DELETE FROM timers WHERE hub = ? AND instance = ?", (hub, instance_id)),
+            ]
         statements.append(
             (
                 "UPDATE instances SET status = ?, output = ?, custom_status = ?, updated = ?, "
@@ -247,6 +262,7 @@ class DurableStore:
                 ),
                 ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, instance_id)),
                 ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id)),
+                ("DELETE FROM timers WHERE hub = ? AND instance = ?", (hub, instance_id)),
                 (
                     "UPDATE instances SET status = 'Terminated', output = ?, updated = ? "
                     "WHERE hub = ? AND id = ?",
@@ -254,6 +270,33 @@ class DurableStore:
                 ),
             ]
         )
+
+    # -- timers
+
+    def fire_due_timers(self, hub: str, now: float) -> float | None:
+        """Deliver the events of the timers due at `now`, each once (taken in one transaction,
+        so two processes never both fire one); the epoch time of the next timer, if any."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                due = self._db.execute(
+                    "SELECT n, instance, event FROM timers WHERE hub = ? AND fire_at <= ?",
+                    (hub, now),
+                ).fetchall()
+                for n, instance, event in due:
+                    self._db.execute(
+                        "INSERT INTO inbox (hub, id, event) VALUES (?, ?, ?)",
+                        (hub, instance, event),
+                    )
+                    self._db.execute("DELETE FROM timers WHERE n = ?", (n,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            row = self._db.execute(
+                "SELECT MIN(fire_at) FROM timers WHERE hub = ?", (hub,)
+            ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
 
     # -- activities
 

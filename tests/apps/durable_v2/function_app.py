@@ -129,8 +129,30 @@ def broken(context: df.DurableOrchestrationContext):
     raise RuntimeError("the orchestrator gave up")
 
 
-# A durable timer: not built in funchost yet, so the instance fails saying so
+# A durable timer
 @app.orchestration_trigger(context_name="context")
 def with_timer(context: df.DurableOrchestrationContext):
-    yield context.create_timer(context.current_utc_datetime + timedelta(seconds=1))
-    return "woke"
+    before = context.current_utc_datetime
+    yield context.create_timer(before + timedelta(seconds=1))
+    # The episode after the timer fired starts no earlier than the timer's time.
+    return (context.current_utc_datetime - before).total_seconds() >= 1
+
+
+# Human interaction with a timeout: the event or the timer, whichever comes first
+@app.orchestration_trigger(context_name="context")
+def approval_with_timeout(context: df.DurableOrchestrationContext):
+    seconds = context.get_input()
+    timeout = context.create_timer(context.current_utc_datetime + timedelta(seconds=seconds))
+    approval = context.wait_for_external_event("Approval")
+    winner = yield context.task_any([approval, timeout])
+    if winner == approval:
+        timeout.cancel()
+        return f"approved: {approval.result}"
+    return "timed out"
+
+
+# continue_as_new is not built in funchost yet: the instance fails saying so
+@app.orchestration_trigger(context_name="context")
+def eternal(context: df.DurableOrchestrationContext):
+    context.continue_as_new(context.get_input())
+    return None
