@@ -191,12 +191,25 @@ def test_human_interaction_with_a_timeout_takes_the_event_or_the_timer(v2: Runni
     assert (timed_out["runtimeStatus"], timed_out["output"]) == ("Completed", "timed out")
 
 
+def test_continue_as_new_starts_fresh_executions_until_the_orchestrator_returns(
+    v2: RunningHost,
+) -> None:
+    urls = start(v2, "countdown", "3")
+    status = wait(urls)
+    assert (status["runtimeStatus"], status["output"]) == ("Completed", "lift-off")
+    assert status["customStatus"] == "at 0"
+    assert status["input"] == "0"  # the last execution's input
+    # The history is the last execution's only.
+    events = httpx.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
+    assert [e["EventType"] for e in events] == ["ExecutionStarted", "ExecutionCompleted"]
+
+
 def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
-    status = wait(start(v2, "eternal", "1"))
+    status = wait(start(v2, "with_retry"))
     assert status["runtimeStatus"] == "Failed"
     assert status["output"] == (
-        "Orchestrator function 'eternal' failed: funchost does not support Durable "
-        "continue_as_new yet"
+        "Orchestrator function 'with_retry' failed: funchost does not support Durable "
+        "call_activity_with_retry yet"
     )
 
 

@@ -20,6 +20,7 @@ from funchost.durable import history as h
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
 
 CALL_ACTIVITY = 0
+CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
 WAIT_FOR_EXTERNAL_EVENT = 6
 WHEN_ANY = 11
@@ -30,7 +31,6 @@ NOT_BUILT = {
     1: "call_activity_with_retry",
     2: "call_sub_orchestrator",
     3: "call_sub_orchestrator_with_retry",
-    4: "continue_as_new",
     7: "call_entity (entities)",
     8: "call_http",
     9: "signal_entity (entities)",
@@ -50,6 +50,7 @@ class Outcome:
     scheduled: list[dict[str, Any]] = field(default_factory=list)  # new TaskScheduled events
     work: list[tuple[int, str, str | None]] = field(default_factory=list)
     timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (epoch, event)
+    continue_input: str | None = None  # the next execution's input, with ContinuedAsNew
 
 
 def _actions(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -77,6 +78,9 @@ def _number(
         for child in action.get("compoundActions") or []:
             if isinstance(child, dict):
                 _number(child, counter, calls)
+    elif kind == CONTINUE_AS_NEW:
+        counter[0] += 1  # numbered at call time; nothing waits for it
+        calls.append((-1, action))
     elif kind == WAIT_FOR_EXTERNAL_EVENT:
         pass
     elif kind in NOT_BUILT:
@@ -110,6 +114,11 @@ def apply_answer(
         if action.get("actionType") == CREATE_TIMER:
             _timer(name, task_id, action, scheduled.get(task_id), now, outcome)
             continue
+        if action.get("actionType") == CONTINUE_AS_NEW:
+            text = action.get("input")
+            outcome.continue_input = None if text is None else str(text)
+            outcome.status = "ContinuedAsNew"
+            continue
         function = str(action.get("functionName") or "")
         if task_id in scheduled:
             past_event = scheduled[task_id]
@@ -126,9 +135,12 @@ def apply_answer(
         text = None if text is None else str(text)
         outcome.scheduled.append(h.event(h.TASK_SCHEDULED, now, task_id, Name=function, Input=text))
         outcome.work.append((task_id, function, text))
+    if outcome.status == "ContinuedAsNew" and not state.get("isDone"):
+        raise EpisodeError("continue_as_new was called but the orchestrator did not return")
     if state.get("isDone"):
-        outcome.status = "Completed"
-        outcome.output = json.dumps(state.get("output"))
+        if outcome.status != "ContinuedAsNew":
+            outcome.status = "Completed"
+            outcome.output = json.dumps(state.get("output"))
         outcome.scheduled.clear()
         outcome.work.clear()
         outcome.timers.clear()

@@ -195,6 +195,16 @@ class TaskHub:
                 instance_id, consumed, past, new, now, "Failed", message, row.custom_status
             )
             return
+        if outcome.status == "ContinuedAsNew":
+            # A fresh execution: new history from its ExecutionStarted; events not yet seen
+            # are dropped, as the extension continues Python orchestrations without them.
+            stored = None if outcome.continue_input is None else json.dumps(outcome.continue_input)
+            started = h.execution_started(row.name, outcome.continue_input, instance_id)
+            self.store.continue_as_new(
+                self.name, instance_id, stored, started, outcome.custom_status, h.timestamp()
+            )
+            self.worker.wake.set()
+            return
         events = [h.event(h.ORCHESTRATOR_STARTED, now), *new, *outcome.scheduled]
         events.append(h.event(h.ORCHESTRATOR_COMPLETED))
         if outcome.status in TERMINAL:

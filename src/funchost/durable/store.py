@@ -271,6 +271,35 @@ class DurableStore:
             ]
         )
 
+    def continue_as_new(
+        self,
+        hub: str,
+        instance_id: str,
+        stored_input: str | None,
+        started: dict[str, Any],
+        custom_status: str | None,
+        updated: str,
+    ) -> None:
+        """Start the instance's next execution: its history, inbox, work and timers replaced by
+        the new `ExecutionStarted`, the lease released."""
+        self._write(
+            [
+                ("DELETE FROM history WHERE hub = ? AND id = ?", (hub, instance_id)),
+                ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, instance_id)),
+                ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id)),
+                ("DELETE FROM timers WHERE hub = ? AND instance = ?", (hub, instance_id)),
+                (
+                    "INSERT INTO inbox (hub, id, event) VALUES (?, ?, ?)",
+                    (hub, instance_id, json.dumps(started)),
+                ),
+                (
+                    "UPDATE instances SET status = 'ContinuedAsNew', input = ?, output = NULL, "
+                    "custom_status = ?, updated = ?, lease = 0 WHERE hub = ? AND id = ?",
+                    (stored_input, custom_status, updated, hub, instance_id),
+                ),
+            ]
+        )
+
     # -- timers
 
     def fire_due_timers(self, hub: str, now: float) -> float | None:

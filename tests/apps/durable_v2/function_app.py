@@ -151,8 +151,19 @@ def approval_with_timeout(context: df.DurableOrchestrationContext):
     return "timed out"
 
 
-# continue_as_new is not built in funchost yet: the instance fails saying so
+# An eternal orchestration in miniature: each execution does one step, then continues as new
 @app.orchestration_trigger(context_name="context")
-def eternal(context: df.DurableOrchestrationContext):
-    context.continue_as_new(context.get_input())
-    return None
+def countdown(context: df.DurableOrchestrationContext):
+    remaining = context.get_input()
+    context.set_custom_status(f"at {remaining}")
+    if remaining <= 0:
+        return "lift-off"
+    yield context.call_activity("square", remaining)
+    context.continue_as_new(remaining - 1)
+
+
+# Retries are not built in funchost yet: the instance fails saying so
+@app.orchestration_trigger(context_name="context")
+def with_retry(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=2)
+    return (yield context.call_activity_with_retry("say_hello", retry, "again"))
