@@ -9,6 +9,7 @@ import re
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +212,37 @@ def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHos
         "Orchestrator function 'with_retry' failed: funchost does not support Durable "
         "call_activity_with_retry yet"
     )
+
+
+def test_instances_are_listed_filtered_paged_and_purged(v2: RunningHost) -> None:
+    since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    for name in ("list-a", "list-b", "list-c"):
+        wait(start(v2, "fan_out_fan_in", "2", instanceId=name))
+    listed = v2.client.get("/api/instances").json()
+    assert {"list-a", "list-b", "list-c"} <= set(listed["all"])
+    assert {"list-a", "list-b", "list-c"} <= set(listed["completed"])
+    base = "/runtime/webhooks/durabletask/instances"
+    page = v2.client.get(f"{base}?instanceIdPrefix=list-&runtimeStatus=Completed&top=2")
+    assert [s["instanceId"] for s in page.json()] == ["list-a", "list-b"]
+    token = page.headers["x-ms-continuation-token"]
+    rest = v2.client.get(
+        f"{base}?instanceIdPrefix=list-&top=2", headers={"x-ms-continuation-token": token}
+    )
+    assert [s["instanceId"] for s in rest.json()] == ["list-c"]
+    assert "x-ms-continuation-token" not in rest.headers
+    # Purged through the client, then by the webhook's filter.
+    assert v2.client.post("/api/purge/list-a").text == "1"
+    assert v2.client.get(f"{base}/list-a").status_code == 404
+    assert v2.client.delete(f"{base}/list-a").status_code == 404
+    no_from = v2.client.delete(base)
+    assert (no_from.status_code, no_from.json()) == (
+        400,
+        "Please provide value for 'createdTimeFrom' parameter.",
+    )
+    purged = v2.client.delete(f"{base}?createdTimeFrom={since}&runtimeStatus=Completed")
+    assert purged.json() == {"instancesDeleted": 2}
+    assert v2.client.get(f"{base}?instanceIdPrefix=list-").json() == []
+    assert v2.client.delete(f"{base}?createdTimeFrom={since}").status_code == 404
 
 
 def test_management_api_rejects_bad_requests_with_the_extensions_answers(

@@ -16,17 +16,21 @@ import hmac
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC
 from ipaddress import ip_address
 from typing import Any
 from urllib.parse import parse_qsl, quote
 
+import dateutil.parser
+
 from funchost.durable import history as h
 from funchost.durable.hub import InstanceIdError, TaskHub, check_instance_id
-from funchost.durable.store import TERMINAL
+from funchost.durable.store import TERMINAL, InstanceRow
 
 PREFIX = "/runtime/webhooks/durabletask"  # lower case: requests are matched so
 JSON_TYPE = (b"content-type", b"application/json; charset=utf-8")
 RUNNING = frozenset({"Running", "Pending", "ContinuedAsNew", "Suspended"})
+STATUSES = RUNNING | TERMINAL
 
 
 @dataclass(frozen=True)
@@ -175,6 +179,11 @@ class DurableApi:
             row = self.hub.store.instance(self.hub.name, instance_id)
             if len(parts) == 2 and method == "GET":
                 return self.status(instance_id, query, base, origin, parts)
+            if len(parts) == 2 and method == "DELETE":
+                if row is None:
+                    return ApiAnswer(404, [])
+                self.hub.store.purge(self.hub.name, [instance_id])
+                return _json(200, {"instancesDeleted": 1})
             if len(parts) == 4 and parts[2].lower() == "raiseevent" and method == "POST":
                 if row is None:
                     return ApiAnswer(404, [])
@@ -196,12 +205,16 @@ class DurableApi:
                     return ApiAnswer(410, [])
                 self.hub.terminate(instance_id, query.get("reason"))
                 return ApiAnswer(202, [])
-            operation = parts[2] if len(parts) >= 3 else ("purge" if method == "DELETE" else "")
-            if operation.lower() in ("suspend", "resume", "rewind", "restart", "purge"):
+            operation = parts[2] if len(parts) >= 3 else ""
+            if operation.lower() in ("suspend", "resume", "rewind", "restart"):
                 return self.not_built(f"the {operation.lower()} operation")
             return ApiAnswer(404, [])
-        if parts and parts[0].lower() == "instances":
-            return self.not_built("listing and purging instances")
+        if len(parts) == 1 and parts[0].lower() == "instances":
+            if method == "GET":
+                return self.list_instances(query, headers.get("x-ms-continuation-token", ""))
+            if method == "DELETE":
+                return self.purge_instances(query)
+            return ApiAnswer(404, [])
         if parts and parts[0].lower() == "entities":
             return self.not_built("entities")
         return ApiAnswer(404, [])
@@ -232,6 +245,46 @@ class DurableApi:
             [(b"location", urls["statusQueryGetUri"].encode()), (b"retry-after", b"10")],
         )
 
+    def _filters(
+        self, query: Mapping[str, str]
+    ) -> tuple[str | None, str | None, list[str], str | None]:
+        statuses = [
+            s.strip() for s in query.get("runtimestatus", "").split(",") if s.strip() in STATUSES
+        ]
+        return (
+            _time(query.get("createdtimefrom")),
+            _time(query.get("createdtimeto")),
+            statuses,
+            query.get("instanceidprefix"),
+        )
+
+    def list_instances(self, query: Mapping[str, str], token: str) -> ApiAnswer:
+        """`GET /instances`: every match when `top` is absent (the extension pages by 100, and
+        the library reads one page only); with `top`, pages and `x-ms-continuation-token`."""
+        rows = self.hub.store.instances(self.hub.name, *self._filters(query))
+        show_input = _flag(query, "showinput", True)
+        headers: list[tuple[bytes, bytes]] = []
+        top = query.get("top", "")
+        if top.isdigit() and int(top) > 0:
+            start = int(token) if token.isdigit() else 0
+            end = start + int(top)
+            if end < len(rows):
+                headers.append((b"x-ms-continuation-token", str(end).encode()))
+            rows = rows[start:end]
+        return _json(200, [_status_body(row, show_input) for row in rows], headers)
+
+    def purge_instances(self, query: Mapping[str, str]) -> ApiAnswer:
+        created_from, created_to, statuses, _ = self._filters(query)
+        if created_from is None:
+            return _json(400, "Please provide value for 'createdTimeFrom' parameter.")
+        rows = self.hub.store.instances(
+            self.hub.name, created_from, created_to or h.timestamp(), statuses, None
+        )
+        if not rows:
+            return ApiAnswer(404, [])
+        self.hub.store.purge(self.hub.name, [row.id for row in rows])
+        return _json(200, {"instancesDeleted": len(rows)})
+
     def status(
         self, instance_id: str, query: Mapping[str, str], base: str, origin: str, parts: list[str]
     ) -> ApiAnswer:
@@ -239,16 +292,7 @@ class DurableApi:
         if row is None:
             return ApiAnswer(404, [])
         show_input = _flag(query, "showinput", True)
-        body: dict[str, Any] = {
-            "name": row.name,
-            "instanceId": row.id,
-            "runtimeStatus": row.status,
-            "input": h.parsed(row.input) if show_input else None,
-            "customStatus": h.parsed(row.custom_status),
-            "output": h.parsed(row.output),
-            "createdTime": h.status_time(row.created),
-            "lastUpdatedTime": h.status_time(row.updated),
-        }
+        body = _status_body(row, show_input)
         if _flag(query, "showhistory", False):
             body["historyEvents"] = h.history_events(
                 self.hub.store.history(self.hub.name, instance_id),
@@ -261,6 +305,36 @@ class DurableApi:
         if row.status == "Failed" and _flag(query, "returninternalservererroronfailure", False):
             return _json(500, body)
         return _json(200, body)
+
+
+def _status_body(row: InstanceRow, show_input: bool) -> dict[str, Any]:
+    return {
+        "name": row.name,
+        "instanceId": row.id,
+        "runtimeStatus": row.status,
+        "input": h.parsed(row.input) if show_input else None,
+        "customStatus": h.parsed(row.custom_status),
+        "output": h.parsed(row.output),
+        "createdTime": h.status_time(row.created),
+        "lastUpdatedTime": h.status_time(row.updated),
+    }
+
+
+def _time(text: str | None) -> str | None:
+    """A filter's date as stored timestamps compare; None when absent or unparseable (the
+    extension ignores dates it cannot parse)."""
+    if not text:
+        return None
+    try:
+        moment = dateutil.parser.isoparse(text)
+    except ValueError:
+        try:
+            moment = dateutil.parser.parse(text)
+        except (ValueError, OverflowError):
+            return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return h.timestamp(moment)
 
 
 def _flag(query: Mapping[str, str], name: str, default: bool) -> bool:

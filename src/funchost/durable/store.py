@@ -138,6 +138,48 @@ class DurableStore:
             ]
         )
 
+    def instances(
+        self,
+        hub: str,
+        created_from: str | None,
+        created_to: str | None,
+        statuses: Sequence[str],
+        prefix: str | None,
+    ) -> list[InstanceRow]:
+        """The instances matching every filter given, oldest first."""
+        sql = (
+            "SELECT id, name, status, input, output, custom_status, created, updated "
+            "FROM instances WHERE hub = ?"
+        )
+        args: list[Any] = [hub]
+        if created_from is not None:
+            sql += " AND created >= ?"
+            args.append(created_from)
+        if created_to is not None:
+            sql += " AND created <= ?"
+            args.append(created_to)
+        if statuses:
+            sql += f" AND status IN ({', '.join('?' for _ in statuses)})"
+            args += list(statuses)
+        if prefix:
+            sql += " AND substr(id, 1, ?) = ?"
+            args += [len(prefix), prefix]
+        return [InstanceRow(*row) for row in self._rows(sql + " ORDER BY created, id", args)]
+
+    def purge(self, hub: str, instance_ids: Sequence[str]) -> None:
+        """Forget instances entirely: their rows, histories, inboxes, work and timers."""
+        statements: list[tuple[str, Sequence[Any]]] = []
+        for instance_id in instance_ids:
+            statements += [
+                ("DELETE FROM instances WHERE hub = ? AND id = ?", (hub, instance_id)),
+                ("DELETE FROM history WHERE hub = ? AND id = ?", (hub, instance_id)),
+                ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, instance_id)),
+                ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id)),
+                ("DELETE FROM timers WHERE hub = ? AND instance = ?", (hub, instance_id)),
+            ]
+        if statements:
+            self._write(statements)
+
     def deliver(self, hub: str, instance_id: str, event: dict[str, Any]) -> None:
         self._write(
             [

@@ -50,6 +50,27 @@ async def http_terminate(req: func.HttpRequest, client: df.DurableOrchestrationC
     return func.HttpResponse("terminated", status_code=202)
 
 
+@app.route(route="instances", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def http_list(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    every = await client.get_status_all()
+    completed = await client.get_status_by(
+        runtime_status=[df.OrchestrationRuntimeStatus.Completed]
+    )
+    body = {
+        "all": sorted(s.instance_id for s in every),
+        "completed": sorted(s.instance_id for s in completed),
+    }
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
+@app.route(route="purge/{instanceId}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_purge(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    result = await client.purge_instance_history(req.route_params["instanceId"])
+    return func.HttpResponse(str(result.instances_deleted))
+
+
 # Function chaining
 @app.orchestration_trigger(context_name="context")
 def hello_sequence(context: df.DurableOrchestrationContext):
