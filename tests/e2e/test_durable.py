@@ -65,7 +65,7 @@ def wait(urls: dict[str, Any], until: set[str] = TERMINAL) -> dict[str, Any]:
         response = httpx.get(urls["statusQueryGetUri"], timeout=5)
         status: dict[str, Any] = response.json()
         if status["runtimeStatus"] in until:
-            expected = 202 if status["runtimeStatus"] in ("Running", "Pending") else 200
+            expected = 200 if status["runtimeStatus"] in TERMINAL else 202
             assert response.status_code == expected
             return status
         assert response.status_code == 202
@@ -243,6 +243,47 @@ def test_instances_are_listed_filtered_paged_and_purged(v2: RunningHost) -> None
     assert purged.json() == {"instancesDeleted": 2}
     assert v2.client.get(f"{base}?instanceIdPrefix=list-").json() == []
     assert v2.client.delete(f"{base}?createdTimeFrom={since}").status_code == 404
+
+
+def test_a_suspended_instance_keeps_its_events_until_it_is_resumed(v2: RunningHost) -> None:
+    urls = start(v2, "approval")
+    wait(urls, {"Running"} | TERMINAL)
+    suspend = urls["suspendPostUri"].replace("{text}", "wait")
+    assert httpx.post(suspend).status_code == 202
+    assert wait(urls, {"Suspended"} | TERMINAL)["runtimeStatus"] == "Suspended"
+    send = urls["sendEventPostUri"].replace("{eventName}", "Approval")
+    assert httpx.post(send, json="later").status_code == 202
+    time.sleep(0.3)
+    assert httpx.get(urls["statusQueryGetUri"]).json()["runtimeStatus"] == "Suspended"
+    assert v2.client.post(f"/api/lifecycle/resume/{urls['id']}").status_code == 202
+    status = wait(urls)
+    assert (status["runtimeStatus"], status["output"]["decision"]) == ("Completed", "later")
+    history = httpx.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
+    kinds = [e["EventType"] for e in history]
+    assert kinds.index("ExecutionSuspended") < kinds.index("ExecutionResumed")
+    assert httpx.post(suspend).status_code == 410
+    # Through the client too.
+    urls = start(v2, "approval")
+    wait(urls, {"Running"} | TERMINAL)
+    assert v2.client.post(f"/api/lifecycle/suspend/{urls['id']}").status_code == 202
+    assert httpx.get(urls["statusQueryGetUri"]).json()["runtimeStatus"] == "Suspended"
+    assert httpx.post(urls["terminatePostUri"].replace("{text}", "x")).status_code == 202
+
+
+def test_restart_runs_the_orchestrator_again_with_its_original_input(v2: RunningHost) -> None:
+    urls = start(v2, "fan_out_fan_in", "3")
+    assert wait(urls)["output"] == 5
+    again = httpx.post(urls["restartPostUri"])
+    assert again.status_code == 202
+    restarted = again.json()
+    assert restarted["id"] != urls["id"]
+    assert wait(restarted)["output"] == 5
+    same = v2.client.post(f"/api/lifecycle/restart/{urls['id']}").json()
+    assert same["id"] == urls["id"]
+    assert wait(urls)["output"] == 5
+    unknown = v2.client.post("/runtime/webhooks/durabletask/instances/nobody/restart")
+    assert unknown.status_code == 400
+    assert unknown.json()["Message"] == "InstanceId does not match a valid orchestration instance."
 
 
 def test_management_api_rejects_bad_requests_with_the_extensions_answers(

@@ -205,8 +205,29 @@ class DurableApi:
                     return ApiAnswer(410, [])
                 self.hub.terminate(instance_id, query.get("reason"))
                 return ApiAnswer(202, [])
-            operation = parts[2] if len(parts) >= 3 else ""
-            if operation.lower() in ("suspend", "resume", "rewind", "restart"):
+            operation = parts[2].lower() if len(parts) >= 3 else ""
+            if len(parts) == 3 and operation in ("suspend", "resume") and method == "POST":
+                if row is None:
+                    return ApiAnswer(404, [])
+                if row.status in TERMINAL:
+                    return ApiAnswer(410, [])
+                if operation == "suspend" and row.status != "Suspended":
+                    self.hub.suspend(instance_id, query.get("reason"))
+                elif operation == "resume" and row.status == "Suspended":
+                    self.hub.resume(instance_id, query.get("reason"))
+                return ApiAnswer(202, [])
+            if len(parts) == 3 and operation == "restart" and method == "POST":
+                if row is None:
+                    return _json(
+                        400,
+                        _error(
+                            "InstanceId does not match a valid orchestration instance.",
+                            f"No instance with ID '{instance_id}' found.",
+                        ),
+                    )
+                new_id = None if _flag(query, "restartwithnewinstanceid", True) else instance_id
+                return self._started(row.name, new_id, row.input, base)
+            if operation in ("rewind",):
                 return self.not_built(f"the {operation.lower()} operation")
             return ApiAnswer(404, [])
         if len(parts) == 1 and parts[0].lower() == "instances":
@@ -229,6 +250,12 @@ class DurableApi:
         except ValueError:
             return _json(400, _error("Invalid JSON content", "Invalid JSON content"))
         stored = None if value is None else json.dumps(value)
+        return self._started(name, instance_id, stored, base)
+
+    def _started(
+        self, name: str, instance_id: str | None, stored: str | None, base: str
+    ) -> ApiAnswer:
+        """Start an instance; the start route's answer (also restart's)."""
         try:
             if instance_id is not None:
                 check_instance_id(instance_id)

@@ -20,6 +20,8 @@ TASK_FAILED = 6
 TIMER_CREATED = 10
 TIMER_FIRED = 11
 ORCHESTRATOR_STARTED = 12
+EXECUTION_SUSPENDED = 19
+EXECUTION_RESUMED = 20
 ORCHESTRATOR_COMPLETED = 13
 EVENT_RAISED = 15
 
@@ -35,6 +37,8 @@ EVENT_NAMES = {
     12: "OrchestratorStarted",
     13: "OrchestratorCompleted",
     15: "EventRaised",
+    19: "ExecutionSuspended",
+    20: "ExecutionResumed",
 }
 
 # DTFx's OrchestrationStatus numbers, for ExecutionCompleted events.

@@ -150,6 +150,25 @@ class TaskHub:
             h.event(h.EXECUTION_TERMINATED, Input=reason),
         )
 
+    def suspend(self, instance_id: str, reason: str | None) -> None:
+        self.store.set_suspended(
+            self.name,
+            instance_id,
+            True,
+            h.event(h.EXECUTION_SUSPENDED, Reason=reason),
+            h.timestamp(),
+        )
+
+    def resume(self, instance_id: str, reason: str | None) -> None:
+        self.store.set_suspended(
+            self.name,
+            instance_id,
+            False,
+            h.event(h.EXECUTION_RESUMED, Reason=reason),
+            h.timestamp(),
+        )
+        self.worker.wake.set()
+
     # -- episodes
 
     async def run_episode(self, instance_id: str) -> None:

@@ -203,7 +203,7 @@ class DurableStore:
         now = time.time()
         rows = self._rows(
             "SELECT DISTINCT i.id FROM inbox b JOIN instances i ON i.hub = b.hub AND i.id = b.id "
-            "WHERE b.hub = ? AND i.lease < ? LIMIT ?",
+            "WHERE b.hub = ? AND i.lease < ? AND i.status != 'Suspended' LIMIT ?",
             (hub, now, limit),
         )
         update = "UPDATE instances SET lease = ? WHERE hub = ? AND id = ? AND lease < ?"
@@ -269,9 +269,12 @@ class DurableStore:
             ]
         statements.append(
             (
-                "UPDATE instances SET status = ?, output = ?, custom_status = ?, updated = ?, "
-                "lease = 0 WHERE hub = ? AND id = ?",
-                (status, output, custom_status, updated, hub, instance_id),
+                # A terminate or suspend that came during the episode stands.
+                "UPDATE instances SET status = CASE WHEN status = 'Terminated' THEN status "
+                "WHEN status = 'Suspended' AND ? = 'Running' THEN status ELSE ? END, "
+                "output = CASE WHEN status = 'Terminated' THEN output ELSE ? END, "
+                "custom_status = ?, updated = ?, lease = 0 WHERE hub = ? AND id = ?",
+                (status, status, output, custom_status, updated, hub, instance_id),
             )
         )
         self._write(statements)
@@ -338,6 +341,28 @@ class DurableStore:
                     "UPDATE instances SET status = 'ContinuedAsNew', input = ?, output = NULL, "
                     "custom_status = ?, updated = ?, lease = 0 WHERE hub = ? AND id = ?",
                     (stored_input, custom_status, updated, hub, instance_id),
+                ),
+            ]
+        )
+
+    def set_suspended(
+        self, hub: str, instance_id: str, suspended: bool, event: dict[str, Any], updated: str
+    ) -> None:
+        """Suspend or resume: the status and an `ExecutionSuspended`/`ExecutionResumed` event in
+        the history (the library ignores both). A resumed instance runs its queued events."""
+        rows = self._rows(
+            "SELECT COALESCE(MAX(seq), -1) FROM history WHERE hub = ? AND id = ?",
+            (hub, instance_id),
+        )
+        self._write(
+            [
+                (
+                    "INSERT INTO history (hub, id, seq, event) VALUES (?, ?, ?, ?)",
+                    (hub, instance_id, int(rows[0][0]) + 1, json.dumps(event)),
+                ),
+                (
+                    "UPDATE instances SET status = ?, updated = ? WHERE hub = ? AND id = ?",
+                    ("Suspended" if suspended else "Running", updated, hub, instance_id),
                 ),
             ]
         )

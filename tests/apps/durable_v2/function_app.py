@@ -71,6 +71,20 @@ async def http_purge(req: func.HttpRequest, client: df.DurableOrchestrationClien
     return func.HttpResponse(str(result.instances_deleted))
 
 
+@app.route(route="lifecycle/{operation}/{instanceId}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def http_lifecycle(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    operation, instance_id = req.route_params["operation"], req.route_params["instanceId"]
+    if operation == "suspend":
+        await client.suspend(instance_id, "paused by a test")
+    elif operation == "resume":
+        await client.resume(instance_id, "resumed by a test")
+    elif operation == "restart":
+        body = await client.restart(instance_id, restart_with_new_instance_id=False)
+        return func.HttpResponse(json.dumps(body), mimetype="application/json")
+    return func.HttpResponse(operation, status_code=202)
+
+
 # Function chaining
 @app.orchestration_trigger(context_name="context")
 def hello_sequence(context: df.DurableOrchestrationContext):
