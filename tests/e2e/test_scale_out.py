@@ -49,12 +49,34 @@ def record_dir(tmp_path: Path) -> Path:
     return folder
 
 
+def _workers_with_the_store_open(pool: int) -> int:
+    """How many worker processes of the `serve --workers` pool `pool` have opened the
+    embedded store: each opens it when its host starts its triggers."""
+    try:
+        children = Path(f"/proc/{pool}/task/{pool}/children").read_text().split()
+    except OSError:
+        return 0
+    opened = 0
+    for child in children:
+        try:
+            fds = os.listdir(f"/proc/{child}/fd")
+            links = [os.readlink(f"/proc/{child}/fd/{fd}") for fd in fds]
+        except OSError:  # exited meanwhile, or a descriptor closed between the two calls
+            continue
+        opened += any(link.endswith("storage.db") for link in links)
+    return opened
+
+
 def start_group(
     start_host: StartHost, backend: Backend, app: Path, record_dir: Path
 ) -> list[RunningHost]:
     env = {**backend.settings, "RECORD_DIR": str(record_dir)}
     if backend.name == "embedded":
-        return [start_host(app, "--workers", "2", command="serve", env=env)]
+        pool = start_host(app, "--workers", "2", command="serve", env=env)
+        # The pool answers once one worker serves; the other may still be starting, and one
+        # worker alone drains the first messages faster than the other starts.
+        eventually(lambda: _workers_with_the_store_open(pool.proc.pid) == 2, timeout=30)
+        return [pool]
     return [start_host(app, command="serve", env=env) for _ in range(2)]
 
 
