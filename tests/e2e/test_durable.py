@@ -205,6 +205,31 @@ def test_continue_as_new_starts_fresh_executions_until_the_orchestrator_returns(
     assert [e["EventType"] for e in events] == ["ExecutionStarted", "ExecutionCompleted"]
 
 
+def test_sub_orchestrations_report_their_outputs_and_failures_to_the_parent(
+    v2: RunningHost,
+) -> None:
+    urls = start(v2, "parent", '["Lima", "Quito"]', instanceId="family")
+    status = wait(urls)
+    assert status["runtimeStatus"] == "Completed"
+    output = status["output"]
+    assert output["results"] == [
+        {"greeting": "Hello Lima!", "parent": "family"},
+        {"greeting": "Hello Quito!", "parent": "family"},
+    ]
+    assert output["named"] == {"greeting": "Hello Named!", "parent": "family"}
+    assert output["failure"].startswith(
+        "Orchestrator function 'broken' failed: the orchestrator gave up"
+    )
+    # Each child is an instance of its own, with the id it was given.
+    base = "/runtime/webhooks/durabletask/instances"
+    named = v2.client.get(f"{base}/family-named").json()
+    assert (named["name"], named["runtimeStatus"]) == ("child_greeting", "Completed")
+    events = httpx.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
+    kinds = [e["EventType"] for e in events]
+    assert kinds.count("SubOrchestrationInstanceCompleted") == 3
+    assert kinds.count("SubOrchestrationInstanceFailed") == 1
+
+
 def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
     status = wait(start(v2, "with_retry"))
     assert status["runtimeStatus"] == "Failed"

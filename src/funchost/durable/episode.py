@@ -20,6 +20,7 @@ from funchost.durable import history as h
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
 
 CALL_ACTIVITY = 0
+CALL_SUB_ORCHESTRATOR = 2
 CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
 WAIT_FOR_EXTERNAL_EVENT = 6
@@ -29,7 +30,6 @@ WHEN_ALL = 12
 #: Actions funchost does not run yet, by `actionType`, named as users know them.
 NOT_BUILT = {
     1: "call_activity_with_retry",
-    2: "call_sub_orchestrator",
     3: "call_sub_orchestrator_with_retry",
     7: "call_entity (entities)",
     8: "call_http",
@@ -51,6 +51,8 @@ class Outcome:
     work: list[tuple[int, str, str | None]] = field(default_factory=list)
     timers: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (epoch, event)
     continue_input: str | None = None  # the next execution's input, with ContinuedAsNew
+    # sub-orchestrations to start: (instance id, orchestrator, input text, task number)
+    children: list[tuple[str, str, str | None, int]] = field(default_factory=list)
 
 
 def _actions(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -71,7 +73,7 @@ def _number(
     action: dict[str, Any], counter: list[int], calls: list[tuple[int, dict[str, Any]]]
 ) -> None:
     kind = action.get("actionType")
-    if kind in (CALL_ACTIVITY, CREATE_TIMER):
+    if kind in (CALL_ACTIVITY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER):
         calls.append((counter[0], action))
         counter[0] += 1
     elif kind in (WHEN_ALL, WHEN_ANY):
@@ -95,6 +97,7 @@ def apply_answer(
     past: list[dict[str, Any]],
     previous_custom_status: str | None,
     now: str,
+    instance_id: str = "",
 ) -> Outcome:
     """What an orchestrator's `OrchestratorState` means for its instance."""
     custom = previous_custom_status
@@ -103,7 +106,9 @@ def apply_answer(
     if state.get("error"):
         return Outcome("Failed", f"Orchestrator function '{name}' failed: {state['error']}", custom)
     scheduled = {
-        e["EventId"]: e for e in past if e.get("EventType") in (h.TASK_SCHEDULED, h.TIMER_CREATED)
+        e["EventId"]: e
+        for e in past
+        if e.get("EventType") in (h.TASK_SCHEDULED, h.SUB_ORCHESTRATION_CREATED, h.TIMER_CREATED)
     }
     calls: list[tuple[int, dict[str, Any]]] = []
     counter = [0]
@@ -120,19 +125,36 @@ def apply_answer(
             outcome.status = "ContinuedAsNew"
             continue
         function = str(action.get("functionName") or "")
+        is_child = action.get("actionType") == CALL_SUB_ORCHESTRATOR
+        expected = h.SUB_ORCHESTRATION_CREATED if is_child else h.TASK_SCHEDULED
         if task_id in scheduled:
             past_event = scheduled[task_id]
-            if past_event.get("EventType") != h.TASK_SCHEDULED or (
+            if past_event.get("EventType") != expected or (
                 str(past_event.get("Name", "")).lower() != function.lower()
             ):
                 raise EpisodeError(
                     f"Non-deterministic workflow detected: orchestrator '{name}' now calls "
-                    f"activity '{function}' as task {task_id}, where its history has "
+                    f"{'orchestrator' if is_child else 'activity'} '{function}' as task "
+                    f"{task_id}, where its history has "
                     f"'{past_event.get('Name', 'a timer')}'"
                 )
             continue
         text = action.get("input")
         text = None if text is None else str(text)
+        if is_child:
+            child = str(action.get("instanceId") or f"{instance_id}:{task_id:04d}")
+            outcome.scheduled.append(
+                h.event(
+                    h.SUB_ORCHESTRATION_CREATED,
+                    now,
+                    task_id,
+                    Name=function,
+                    Input=text,
+                    InstanceId=child,
+                )
+            )
+            outcome.children.append((child, function, text, task_id))
+            continue
         outcome.scheduled.append(h.event(h.TASK_SCHEDULED, now, task_id, Name=function, Input=text))
         outcome.work.append((task_id, function, text))
     if outcome.status == "ContinuedAsNew" and not state.get("isDone"):
@@ -144,6 +166,7 @@ def apply_answer(
         outcome.scheduled.clear()
         outcome.work.clear()
         outcome.timers.clear()
+        outcome.children.clear()
     return outcome
 
 

@@ -17,6 +17,9 @@ EXECUTION_TERMINATED = 3
 TASK_SCHEDULED = 4
 TASK_COMPLETED = 5
 TASK_FAILED = 6
+SUB_ORCHESTRATION_CREATED = 7
+SUB_ORCHESTRATION_COMPLETED = 8
+SUB_ORCHESTRATION_FAILED = 9
 TIMER_CREATED = 10
 TIMER_FIRED = 11
 ORCHESTRATOR_STARTED = 12
@@ -32,6 +35,9 @@ EVENT_NAMES = {
     4: "TaskScheduled",
     5: "TaskCompleted",
     6: "TaskFailed",
+    7: "SubOrchestrationInstanceCreated",
+    8: "SubOrchestrationInstanceCompleted",
+    9: "SubOrchestrationInstanceFailed",
     10: "TimerCreated",
     11: "TimerFired",
     12: "OrchestratorStarted",
@@ -84,6 +90,7 @@ def orchestration_context(
     past: list[dict[str, Any]],
     new: list[dict[str, Any]],
     now: str,
+    parent_instance_id: str | None = None,
 ) -> str:
     """The orchestration trigger's value for one episode: past events marked played, then an
     `OrchestratorStarted` at `now`, then the new events. Schema V2 (`upperSchemaVersion` 1):
@@ -96,7 +103,7 @@ def orchestration_context(
             "input": input_text,
             "instanceId": instance_id,
             "isReplaying": bool(past),
-            "parentInstanceId": None,
+            "parentInstanceId": parent_instance_id,
             "upperSchemaVersion": 1,
         }
     )
@@ -127,7 +134,7 @@ def history_events(
     """The stored history in the extension's `historyEvents` shape (spec §5)."""
     scheduled: dict[int, dict[str, Any]] = {}
     for e in events:
-        if e["EventType"] == TASK_SCHEDULED:
+        if e["EventType"] in (TASK_SCHEDULED, SUB_ORCHESTRATION_CREATED):
             scheduled[e["EventId"]] = e
     folded: set[int] = set()
     shaped: list[dict[str, Any]] = []
@@ -135,7 +142,7 @@ def history_events(
         kind = e["EventType"]
         if kind in (ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED):
             continue
-        if kind == TASK_SCHEDULED:
+        if kind in (TASK_SCHEDULED, SUB_ORCHESTRATION_CREATED):
             continue  # placed below, at its completion, or at the end while running
         out = {k: v for k, v in e.items() if k not in ("EventId", "IsPlayed", "EventType")}
         out = {"EventType": EVENT_NAMES.get(kind, str(kind)), **out}
@@ -144,7 +151,12 @@ def history_events(
             out.pop("OrchestrationInstance", None)
             out.pop("Version", None)
             out["Input"] = parsed(out.get("Input"))
-        elif kind in (TASK_COMPLETED, TASK_FAILED):
+        elif kind in (
+            TASK_COMPLETED,
+            TASK_FAILED,
+            SUB_ORCHESTRATION_COMPLETED,
+            SUB_ORCHESTRATION_FAILED,
+        ):
             task = scheduled.get(out.pop("TaskScheduledId", -1))
             if task is not None:
                 folded.add(task["EventId"])
@@ -152,7 +164,7 @@ def history_events(
                 out["ScheduledTime"] = task["Timestamp"]
                 if show_input:
                     out["Input"] = parsed(task.get("Input"))
-            if kind == TASK_COMPLETED:
+            if kind in (TASK_COMPLETED, SUB_ORCHESTRATION_COMPLETED):
                 result = out.pop("Result", None)
                 if show_output:
                     out["Result"] = parsed(result)
@@ -170,7 +182,7 @@ def history_events(
     for task_id, task in scheduled.items():
         if task_id not in folded:
             out = {
-                "EventType": "TaskScheduled",
+                "EventType": EVENT_NAMES[task["EventType"]],
                 "Timestamp": task["Timestamp"],
                 "Name": task.get("Name"),
             }

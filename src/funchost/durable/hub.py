@@ -25,7 +25,7 @@ from azure.functions import meta
 
 from funchost.bindings.runtime import BackgroundListener
 from funchost.durable import history as h
-from funchost.durable.episode import EpisodeError, apply_answer, failure_state
+from funchost.durable.episode import EpisodeError, Outcome, apply_answer, failure_state
 from funchost.durable.store import TERMINAL, DurableStore, InstanceRow, WorkItem
 from funchost.indexing.spec import FunctionSpec
 from funchost.invocation.invoker import InvocationResult, TriggerEvent
@@ -102,8 +102,15 @@ class TaskHub:
 
     # -- client operations
 
-    def start(self, name: str, instance_id: str | None, input_text: str | None) -> str:
-        """Create an instance of orchestrator `name` (replacing a finished one of that id)."""
+    def start(
+        self,
+        name: str,
+        instance_id: str | None,
+        input_text: str | None,
+        parent: tuple[str, int] | None = None,
+    ) -> str:
+        """Create an instance of orchestrator `name` (replacing a finished one of that id);
+        `parent` is the instance and task number a sub-orchestration reports to."""
         spec = self.functions.orchestrators.get(name.lower())
         if spec is None:
             known = ", ".join(f"'{s.name}'" for s in self.functions.orchestrators.values())
@@ -131,6 +138,7 @@ class TaskHub:
             self.name,
             row,
             h.execution_started(registered, h.orchestrator_input(input_text), instance_id),
+            parent,
         )
         self.worker.wake.set()
         return instance_id
@@ -149,6 +157,47 @@ class TaskHub:
             h.timestamp(),
             h.event(h.EXECUTION_TERMINATED, Input=reason),
         )
+        self._report_to_parent(instance_id, "Terminated", reason)
+
+    def _report_to_parent(self, instance_id: str, status: str, output: str | None) -> None:
+        """A sub-orchestration that ended tells its parent: its output, or its failure (a
+        terminated one fails the parent's task, so the parent never waits forever)."""
+        parent = self.store.parent_of(self.name, instance_id)
+        if parent is None:
+            return
+        parent_id, task_id = parent
+        if status == "Completed":
+            event = h.event(
+                h.SUB_ORCHESTRATION_COMPLETED, TaskScheduledId=task_id, Result=output or "null"
+            )
+        else:
+            reason = (
+                output
+                if status == "Failed"
+                else (f"Sub-orchestration '{instance_id}' was terminated: {output}")
+            )
+            event = h.event(
+                h.SUB_ORCHESTRATION_FAILED, TaskScheduledId=task_id, Reason=reason, Details=""
+            )
+        self.store.deliver(self.name, parent_id, event)
+        self.worker.wake.set()
+
+    def _start_children(self, instance_id: str, outcome: Outcome) -> None:
+        for child, function, text, task_id in outcome.children:
+            stored = None if text is None else json.dumps(text)
+            try:
+                self.start(function, child, stored, (instance_id, task_id))
+            except (LookupError, InstanceIdError, FileExistsError) as exc:
+                self.store.deliver(
+                    self.name,
+                    instance_id,
+                    h.event(
+                        h.SUB_ORCHESTRATION_FAILED,
+                        TaskScheduledId=task_id,
+                        Reason=str(exc),
+                        Details="",
+                    ),
+                )
 
     def suspend(self, instance_id: str, reason: str | None) -> None:
         self.store.set_suspended(
@@ -200,13 +249,19 @@ class TaskHub:
             )
             return
         # The ExecutionStarted event is second, right after the first OrchestratorStarted.
+        parent = self.store.parent_of(self.name, instance_id)
         context = h.orchestration_context(
-            instance_id, h.orchestrator_input(row.input), past, new, now
+            instance_id,
+            h.orchestrator_input(row.input),
+            past,
+            new,
+            now,
+            parent[0] if parent is not None else None,
         )
         result = await self.run(spec, TriggerEvent(meta.Datum(context, "string")))
         try:
             state = self._state(spec, result)
-            outcome = apply_answer(row.name, state, past, row.custom_status, now)
+            outcome = apply_answer(row.name, state, past, row.custom_status, now, instance_id)
         except EpisodeError as exc:
             message = f"Orchestrator function '{row.name}' failed: {exc}"
             logger.error("Durable instance '%s': %s", instance_id, message)
@@ -240,6 +295,9 @@ class TaskHub:
             h.timestamp(),
             outcome.timers,
         )
+        self._start_children(instance_id, outcome)
+        if outcome.status in TERMINAL:
+            self._report_to_parent(instance_id, outcome.status, outcome.output)
         if outcome.work or outcome.timers:
             self.worker.wake.set()
 
@@ -291,6 +349,7 @@ class TaskHub:
         self.store.checkpoint(
             self.name, instance_id, consumed, events, [], status, output, custom, h.timestamp()
         )
+        self._report_to_parent(instance_id, status, output)
 
     # -- activities
 

@@ -36,6 +36,9 @@ CREATE TABLE IF NOT EXISTS timers (
     n INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, instance TEXT NOT NULL,
     fire_at REAL NOT NULL, event TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS timers_by_time ON timers (hub, fire_at);
+CREATE TABLE IF NOT EXISTS parents (
+    hub TEXT NOT NULL, child TEXT NOT NULL, parent TEXT NOT NULL, task_id INTEGER NOT NULL,
+    PRIMARY KEY (hub, child));
 """
 
 TERMINAL = frozenset({"Completed", "Failed", "Terminated", "Canceled"})
@@ -107,10 +110,27 @@ class DurableStore:
         )
         return InstanceRow(*rows[0]) if rows else None
 
-    def create(self, hub: str, row: InstanceRow, started: dict[str, Any]) -> None:
-        """Create (or replace) an instance, its ExecutionStarted event waiting in the inbox."""
+    def create(
+        self,
+        hub: str,
+        row: InstanceRow,
+        started: dict[str, Any],
+        parent: tuple[str, int] | None = None,
+    ) -> None:
+        """Create (or replace) an instance, its ExecutionStarted event waiting in the inbox; a
+        sub-orchestration with its parent instance and the parent's task number for it."""
+        link: list[tuple[str, Sequence[Any]]] = []
+        if parent is not None:
+            link.append(
+                (
+                    "INSERT INTO parents (hub, child, parent, task_id) VALUES (?, ?, ?, ?)",
+                    (hub, row.id, parent[0], parent[1]),
+                )
+            )
         self._write(
             [
+                ("DELETE FROM parents WHERE hub = ? AND child = ?", (hub, row.id)),
+                *link,
                 ("DELETE FROM instances WHERE hub = ? AND id = ?", (hub, row.id)),
                 ("DELETE FROM history WHERE hub = ? AND id = ?", (hub, row.id)),
                 ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, row.id)),
@@ -176,9 +196,16 @@ class DurableStore:
                 ("DELETE FROM inbox WHERE hub = ? AND id = ?", (hub, instance_id)),
                 ("DELETE FROM work WHERE hub = ? AND instance = ?", (hub, instance_id)),
                 ("DELETE FROM timers WHERE hub = ? AND instance = ?", (hub, instance_id)),
+                ("DELETE FROM parents WHERE hub = ? AND child = ?", (hub, instance_id)),
             ]
         if statements:
             self._write(statements)
+
+    def parent_of(self, hub: str, instance_id: str) -> tuple[str, int] | None:
+        rows = self._rows(
+            "SELECT parent, task_id FROM parents WHERE hub = ? AND child = ?", (hub, instance_id)
+        )
+        return (str(rows[0][0]), int(rows[0][1])) if rows else None
 
     def deliver(self, hub: str, instance_id: str, event: dict[str, Any]) -> None:
         self._write(

@@ -197,6 +197,29 @@ def countdown(context: df.DurableOrchestrationContext):
     context.continue_as_new(remaining - 1)
 
 
+# Sub-orchestrations: fanned out, with an instance id, and one that fails
+@app.orchestration_trigger(context_name="context")
+def parent(context: df.DurableOrchestrationContext):
+    cities = context.get_input()
+    children = [context.call_sub_orchestrator("child_greeting", city) for city in cities]
+    results = yield context.task_all(children)
+    named = yield context.call_sub_orchestrator(
+        "child_greeting", "Named", instance_id=f"{context.instance_id}-named"
+    )
+    try:
+        yield context.call_sub_orchestrator("broken")
+        failure = None
+    except Exception as exc:
+        failure = str(exc)
+    return {"results": results, "named": named, "failure": failure}
+
+
+@app.orchestration_trigger(context_name="context")
+def child_greeting(context: df.DurableOrchestrationContext):
+    greeting = yield context.call_activity("say_hello", context.get_input())
+    return {"greeting": greeting, "parent": context.parent_instance_id}
+
+
 # Retries are not built in funchost yet: the instance fails saying so
 @app.orchestration_trigger(context_name="context")
 def with_retry(context: df.DurableOrchestrationContext):
