@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import APPS, RunningHost, StartHost, free_port, launch
+from tests.conftest import APPS, RunningHost, StartHost, free_port, launch, write_app
 
 TERMINAL = {"Completed", "Failed", "Terminated"}
 
@@ -387,3 +387,32 @@ def test_serve_workers_share_the_task_hub_and_run_each_activity_once(
     every = [start(host, "fan_out_fan_in", "4") for _ in range(20)]
     assert [wait(urls)["output"] for urls in every] == [14] * 20
     assert host.output().count("Executing 'Functions.square'") == 80
+
+
+def test_a_client_only_app_gets_the_extensions_error_for_an_unknown_orchestrator(
+    start_host: StartHost, tmp_path: Path
+) -> None:
+    app = write_app(
+        tmp_path / "client-only",
+        {
+            "function_app.py": (
+                "import azure.durable_functions as df\n"
+                "import azure.functions as func\n\n"
+                "app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)\n\n\n"
+                '@app.route(route="start")\n'
+                '@app.durable_client_input(client_name="client")\n'
+                "async def start(req: func.HttpRequest, client) -> func.HttpResponse:\n"
+                "    try:\n"
+                '        await client.start_new("elsewhere")\n'
+                "    except Exception as exc:\n"
+                "        return func.HttpResponse(str(exc), status_code=400)\n"
+                '    return func.HttpResponse("started")\n'
+            )
+        },
+    )
+    response = start_host(app).client.get("/api/start")
+    assert (response.status_code, response.text) == (
+        400,
+        "The function 'elsewhere' doesn't exist, is disabled, or is not an orchestrator "
+        "function. Additional info: No orchestrator functions are currently registered!",
+    )

@@ -14,15 +14,17 @@ if TYPE_CHECKING:
     from funchost.keys import KeyStore
 
 STORE_FILE = "durable.sqlite3"
+CLIENT_TYPES = frozenset({"durableclient", "orchestrationclient"})
 
 
 def open_task_hub(
     config: HostConfig, specs: list[FunctionSpec], keys: KeyStore | None, run: Run
 ) -> DurableApi | None:
-    """The app's durable API on the embedded store, or None when it has no orchestrators or
-    activities."""
+    """The app's durable API on the embedded store, or None when it has no orchestrators,
+    activities or durable clients."""
     functions = DurableFunctions.of(specs)
-    if not functions.orchestrators and not functions.activities:
+    clients = any(b.type.lower() in CLIENT_TYPES for spec in specs for b in spec.bindings)
+    if not functions.orchestrators and not functions.activities and not clients:
         return None
     store = DurableStore(config.state_dir / STORE_FILE)
     section = config.host_options.extensions.get("durableTask") or {}
