@@ -230,12 +230,30 @@ def test_sub_orchestrations_report_their_outputs_and_failures_to_the_parent(
     assert kinds.count("SubOrchestrationInstanceFailed") == 1
 
 
+def test_retried_activities_run_again_after_their_interval_until_they_give_up(
+    v2: RunningHost,
+) -> None:
+    urls = start(v2, "with_retry")
+    status = wait(urls)
+    assert status["runtimeStatus"] == "Completed", status
+    output = status["output"]
+    assert output["ok"] == 3
+    assert output["both"] == [2, 3, "Hello between!"]
+    assert output["gave_up"].startswith("Activity function 'flaky' failed: attempt 3 failed \n ")
+    events = httpx.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
+    kinds = [e["EventType"] for e in events]
+    # 3 + 2 + 3 + 3 attempts; a retry timer after every failure, the last ones included.
+    assert kinds.count("TaskFailed") == 2 + 1 + 2 + 3
+    assert kinds.count("TimerFired") == kinds.count("TaskFailed")
+    assert kinds.count("TaskCompleted") == 1 + 1 + 1 + 1
+
+
 def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
-    status = wait(start(v2, "with_retry"))
+    status = wait(start(v2, "child_with_retry"))
     assert status["runtimeStatus"] == "Failed"
     assert status["output"] == (
-        "Orchestrator function 'with_retry' failed: funchost does not support Durable "
-        "call_activity_with_retry yet"
+        "Orchestrator function 'child_with_retry' failed: funchost does not support Durable "
+        "call_sub_orchestrator_with_retry yet"
     )
 
 

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from funchost.durable import history as h
+from funchost.durable.replay import RetryReplay
 
 OUT_OF_PROC_MARKER = "$OutOfProcData$:"
 
 CALL_ACTIVITY = 0
+CALL_ACTIVITY_WITH_RETRY = 1
 CALL_SUB_ORCHESTRATOR = 2
 CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
@@ -29,7 +31,6 @@ WHEN_ALL = 12
 
 #: Actions funchost does not run yet, by `actionType`, named as users know them.
 NOT_BUILT = {
-    1: "call_activity_with_retry",
     3: "call_sub_orchestrator_with_retry",
     7: "call_entity (entities)",
     8: "call_http",
@@ -69,11 +70,18 @@ def _actions(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield action
 
 
+def _has_retry(action: dict[str, Any]) -> bool:
+    if action.get("actionType") == CALL_ACTIVITY_WITH_RETRY:
+        return True
+    children = action.get("compoundActions") or []
+    return any(isinstance(c, dict) and _has_retry(c) for c in children)
+
+
 def _number(
     action: dict[str, Any], counter: list[int], calls: list[tuple[int, dict[str, Any]]]
 ) -> None:
     kind = action.get("actionType")
-    if kind in (CALL_ACTIVITY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER):
+    if kind in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER):
         calls.append((counter[0], action))
         counter[0] += 1
     elif kind in (WHEN_ALL, WHEN_ANY):
@@ -98,6 +106,7 @@ def apply_answer(
     previous_custom_status: str | None,
     now: str,
     instance_id: str = "",
+    new: list[dict[str, Any]] | None = None,
 ) -> Outcome:
     """What an orchestrator's `OrchestratorState` means for its instance."""
     custom = previous_custom_status
@@ -113,7 +122,9 @@ def apply_answer(
     calls: list[tuple[int, dict[str, Any]]] = []
     counter = [0]
     for action in _actions(state):
-        _number(action, counter, calls)
+        _number(action, counter, calls)  # raises for actions funchost does not run
+    if any(_has_retry(action) for action in _actions(state)):
+        calls = RetryReplay([*past, *(new or [])]).number(_actions(state))
     outcome = Outcome("Running", custom_status=custom)
     for task_id, action in calls:
         if action.get("actionType") == CREATE_TIMER:

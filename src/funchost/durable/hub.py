@@ -261,7 +261,7 @@ class TaskHub:
         result = await self.run(spec, TriggerEvent(meta.Datum(context, "string")))
         try:
             state = self._state(spec, result)
-            outcome = apply_answer(row.name, state, past, row.custom_status, now, instance_id)
+            outcome = apply_answer(row.name, state, past, row.custom_status, now, instance_id, new)
         except EpisodeError as exc:
             message = f"Orchestrator function '{row.name}' failed: {exc}"
             logger.error("Durable instance '%s': %s", instance_id, message)

@@ -220,8 +220,40 @@ def child_greeting(context: df.DurableOrchestrationContext):
     return {"greeting": greeting, "parent": context.parent_instance_id}
 
 
-# Retries are not built in funchost yet: the instance fails saying so
+# Retries: alone, two in a fan-out beside a plain call, and one that gives up
 @app.orchestration_trigger(context_name="context")
 def with_retry(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=3)
+    key = context.instance_id
+    ok = yield context.call_activity_with_retry("flaky", retry, {"key": key, "failures": 2})
+    both = yield context.task_all(
+        [
+            context.call_activity_with_retry("flaky", retry, {"key": key + "-a", "failures": 1}),
+            context.call_activity_with_retry("flaky", retry, {"key": key + "-b", "failures": 2}),
+            context.call_activity("say_hello", "between"),
+        ]
+    )
+    try:
+        yield context.call_activity_with_retry("flaky", retry, {"key": key + "-c", "failures": 5})
+        gave_up = None
+    except Exception as exc:
+        gave_up = str(exc)
+    return {"ok": ok, "both": both, "gave_up": gave_up}
+
+
+ATTEMPTS: dict = {}
+
+
+@app.activity_trigger(input_name="work")
+def flaky(work: dict) -> int:
+    attempt = ATTEMPTS[work["key"]] = ATTEMPTS.get(work["key"], 0) + 1
+    if attempt <= work["failures"]:
+        raise RuntimeError(f"attempt {attempt} failed")
+    return attempt
+
+
+# Retried sub-orchestrations are not built in funchost yet: the instance fails saying so
+@app.orchestration_trigger(context_name="context")
+def child_with_retry(context: df.DurableOrchestrationContext):
     retry = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=2)
-    return (yield context.call_activity_with_retry("say_hello", retry, "again"))
+    return (yield context.call_sub_orchestrator_with_retry("child_greeting", retry, "again"))
