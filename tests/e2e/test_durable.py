@@ -248,12 +248,18 @@ def test_retried_activities_run_again_after_their_interval_until_they_give_up(
     assert kinds.count("TaskCompleted") == 1 + 1 + 1 + 1
 
 
-def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
+def test_a_retried_sub_orchestration_starts_a_new_child_after_a_failure(
+    v2: RunningHost,
+) -> None:
     status = wait(start(v2, "child_with_retry"))
+    assert (status["runtimeStatus"], status["output"]) == ("Completed", 2)
+
+
+def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
+    status = wait(start(v2, "with_http"))
     assert status["runtimeStatus"] == "Failed"
     assert status["output"] == (
-        "Orchestrator function 'child_with_retry' failed: funchost does not support Durable "
-        "call_sub_orchestrator_with_retry yet"
+        "Orchestrator function 'with_http' failed: funchost does not support Durable call_http yet"
     )
 
 

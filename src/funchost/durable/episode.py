@@ -23,6 +23,7 @@ OUT_OF_PROC_MARKER = "$OutOfProcData$:"
 CALL_ACTIVITY = 0
 CALL_ACTIVITY_WITH_RETRY = 1
 CALL_SUB_ORCHESTRATOR = 2
+CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
 CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
 WAIT_FOR_EXTERNAL_EVENT = 6
@@ -31,7 +32,6 @@ WHEN_ALL = 12
 
 #: Actions funchost does not run yet, by `actionType`, named as users know them.
 NOT_BUILT = {
-    3: "call_sub_orchestrator_with_retry",
     7: "call_entity (entities)",
     8: "call_http",
     9: "signal_entity (entities)",
@@ -71,7 +71,7 @@ def _actions(state: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def _has_retry(action: dict[str, Any]) -> bool:
-    if action.get("actionType") == CALL_ACTIVITY_WITH_RETRY:
+    if action.get("actionType") in (CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR_WITH_RETRY):
         return True
     children = action.get("compoundActions") or []
     return any(isinstance(c, dict) and _has_retry(c) for c in children)
@@ -81,7 +81,13 @@ def _number(
     action: dict[str, Any], counter: list[int], calls: list[tuple[int, dict[str, Any]]]
 ) -> None:
     kind = action.get("actionType")
-    if kind in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER):
+    if kind in (
+        CALL_ACTIVITY,
+        CALL_ACTIVITY_WITH_RETRY,
+        CALL_SUB_ORCHESTRATOR,
+        CALL_SUB_ORCHESTRATOR_WITH_RETRY,
+        CREATE_TIMER,
+    ):
         calls.append((counter[0], action))
         counter[0] += 1
     elif kind in (WHEN_ALL, WHEN_ANY):

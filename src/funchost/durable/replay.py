@@ -8,7 +8,8 @@ code: each entry (one yield) gets its numbers, then history events are applied i
 that entry is resolved. Completions for numbers not yet given are kept until the number
 appears, as the library does.
 
-Only transcripts with `call_activity_with_retry` take this path; the others are numbered by
+Only transcripts with `call_activity_with_retry` or `call_sub_orchestrator_with_retry` (whose
+attempts are sub-orchestrations) take this path; the others are numbered by
 `episode._number`, which gives the same numbers when no retry is involved.
 """
 
@@ -23,6 +24,9 @@ from funchost.durable import history as h
 
 CALL_ACTIVITY = 0
 CALL_ACTIVITY_WITH_RETRY = 1
+CALL_SUB_ORCHESTRATOR = 2
+CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
+RETRIED = frozenset({CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR_WITH_RETRY})
 CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
 WAIT_FOR_EXTERNAL_EVENT = 6
@@ -94,7 +98,7 @@ class RetryReplay:
                 if isinstance(child, dict):
                     node.children.append(self._issue(child, node))
             node.settle()
-        elif kind == CALL_ACTIVITY_WITH_RETRY:
+        elif kind in RETRIED:
             node.attempts = 1
             self._allocate(node, _attempt(action))
         elif kind == CONTINUE_AS_NEW:
@@ -149,7 +153,7 @@ class RetryReplay:
         if node.done:
             return
         failed = kind in (h.TASK_FAILED, h.SUB_ORCHESTRATION_FAILED)
-        if node.kind == CALL_ACTIVITY_WITH_RETRY and failed:
+        if node.kind in RETRIED and failed:
             interval = (node.action.get("retryOptions") or {}).get(
                 "firstRetryIntervalInMilliseconds"
             )
@@ -177,6 +181,14 @@ _APPLIED = frozenset(
 
 
 def _attempt(action: dict[str, Any]) -> dict[str, Any]:
+    """One attempt of a retried call, as the plain call it is."""
+    if action.get("actionType") == CALL_SUB_ORCHESTRATOR_WITH_RETRY:
+        return {
+            "actionType": CALL_SUB_ORCHESTRATOR,
+            "functionName": action.get("functionName"),
+            "input": action.get("input"),
+            "instanceId": action.get("instanceId"),
+        }
     return {
         "actionType": CALL_ACTIVITY,
         "functionName": action.get("functionName"),

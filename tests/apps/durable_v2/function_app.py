@@ -252,8 +252,21 @@ def flaky(work: dict) -> int:
     return attempt
 
 
-# Retried sub-orchestrations are not built in funchost yet: the instance fails saying so
+# A retried sub-orchestration: the child fails once, then succeeds
 @app.orchestration_trigger(context_name="context")
 def child_with_retry(context: df.DurableOrchestrationContext):
     retry = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=2)
-    return (yield context.call_sub_orchestrator_with_retry("child_greeting", retry, "again"))
+    work = {"key": context.instance_id, "failures": 1}
+    return (yield context.call_sub_orchestrator_with_retry("flaky_child", retry, work))
+
+
+@app.orchestration_trigger(context_name="context")
+def flaky_child(context: df.DurableOrchestrationContext):
+    return (yield context.call_activity("flaky", context.get_input()))
+
+
+# call_http is not built in funchost yet: the instance fails saying so
+@app.orchestration_trigger(context_name="context")
+def with_http(context: df.DurableOrchestrationContext):
+    response = yield context.call_http("GET", "http://127.0.0.1:9/")
+    return response.status_code
