@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from funchost.durable.api import DurableApi, derived_key, redact_rpc_secret
-from funchost.durable.hub import DurableFunctions, TaskHub
+from funchost.durable.hub import DurableFunctions, TaskHub, hub_name, max_activities
 from funchost.durable.store import DurableStore
+from funchost.errors import ConfigError
 from funchost.indexing.spec import FunctionSpec
 from funchost.invocation.invoker import InvocationResult, TriggerEvent
 
@@ -70,3 +71,15 @@ def test_the_rpc_secret_is_hidden_in_logged_paths() -> None:
         == "/runtime/webhooks/durabletask/rpc/[hidden]/instances/x"
     )
     assert redact_rpc_secret("/api/rpc/s3cret") == "/api/rpc/s3cret"
+
+
+def test_task_hub_name_comes_from_host_json_or_the_site_name() -> None:
+    assert hub_name({}, {}) == "TestHubName"
+    assert hub_name({"durabletask": {"hubname": "%HUB%"}}, {"HUB": "Orders2"}) == "Orders2"
+    assert hub_name({}, {"WEBSITE_SITE_NAME": "9-my_site"}) == "t9mysite"
+    assert hub_name({}, {"WEBSITE_SITE_NAME": "a-b"}) == "ab0"
+    with pytest.raises(ConfigError, match="Task hub name 'bad-name' should contain only"):
+        hub_name({"durableTask": {"hubName": "bad-name"}}, {})
+    with pytest.raises(ConfigError, match="maxConcurrentActivityFunctions must be a whole"):
+        max_activities({"maxConcurrentActivityFunctions": 0})
+    assert max_activities({"maxconcurrentactivityfunctions": 3}) == 3

@@ -23,10 +23,12 @@ from typing import Any
 
 from azure.functions import meta
 
+from funchost.bindings.expressions import resolve_settings
 from funchost.bindings.runtime import BackgroundListener
 from funchost.durable import history as h
 from funchost.durable.episode import EpisodeError, Outcome, apply_answer, failure_state
 from funchost.durable.store import TERMINAL, DurableStore, InstanceRow, WorkItem
+from funchost.errors import ConfigError
 from funchost.indexing.spec import FunctionSpec
 from funchost.invocation.invoker import InvocationResult, TriggerEvent
 
@@ -54,10 +56,57 @@ def check_instance_id(instance_id: str) -> None:
         )
 
 
-def hub_name(extensions: Mapping[str, Any]) -> str:
-    section = extensions.get("durableTask") or {}
-    name = section.get("hubName") if isinstance(section, dict) else None
-    return str(name) if name else DEFAULT_HUB
+def _get(section: Mapping[str, Any], key: str) -> Any:
+    """A host.json property, its name matched without regard to case as the host does."""
+    lowered = key.lower()
+    return next((v for k, v in section.items() if k.lower() == lowered), None)
+
+
+def durable_section(extensions: Mapping[str, Any]) -> Mapping[str, Any]:
+    """host.json `extensions.durableTask`, empty when absent."""
+    section = _get(extensions, "durableTask")
+    if section is None:
+        return {}
+    if not isinstance(section, dict):
+        raise ConfigError("host.json: extensions.durableTask must be a JSON object")
+    return section
+
+
+def max_activities(section: Mapping[str, Any]) -> int:
+    value = _get(section, "maxConcurrentActivityFunctions")
+    if value is None:
+        return 10
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            "host.json: extensions.durableTask.maxConcurrentActivityFunctions must be a whole "
+            f"number greater than 0, found {value!r}"
+        )
+    return value
+
+
+HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
+
+
+def hub_name(extensions: Mapping[str, Any], settings: Mapping[str, str]) -> str:
+    """host.json `extensions.durableTask.hubName` (`%Setting%`s resolved), checked as the
+    extension checks it; else the site name made valid (`WEBSITE_SITE_NAME`), else
+    `TestHubName`."""
+    section = durable_section(extensions)
+    name = _get(section, "hubName")
+    if name:
+        text = resolve_settings(str(name), settings)
+        if not HUB_NAME.fullmatch(text):
+            raise ConfigError(
+                f"Task hub name '{text}' should contain only alphanumeric characters, start "
+                "with a letter, and have length between 3 and 45."
+            )
+        return text
+    site = "".join(c for c in settings.get("WEBSITE_SITE_NAME", "") if c.isascii() and c.isalnum())
+    if not site:
+        return DEFAULT_HUB
+    if site[0].isdigit():
+        site = "t" + site
+    return site[:45].ljust(3, "0")
 
 
 def _value_text(result: InvocationResult) -> Any:

@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from funchost.durable.api import DurableApi, derived_key
-from funchost.durable.hub import DurableFunctions, Run, TaskHub, hub_name
+from funchost.durable.hub import (
+    DurableFunctions,
+    Run,
+    TaskHub,
+    durable_section,
+    hub_name,
+    max_activities,
+)
 from funchost.durable.store import DurableStore
 
 if TYPE_CHECKING:
@@ -26,12 +33,10 @@ def open_task_hub(
     clients = any(b.type.lower() in CLIENT_TYPES for spec in specs for b in spec.bindings)
     if not functions.orchestrators and not functions.activities and not clients:
         return None
+    name = hub_name(config.host_options.extensions, config.settings)
+    activities = max_activities(durable_section(config.host_options.extensions))
     store = DurableStore(config.state_dir / STORE_FILE)
-    section = config.host_options.extensions.get("durableTask") or {}
-    max_activities = 10
-    if isinstance(section, dict) and isinstance(section.get("maxConcurrentActivityFunctions"), int):
-        max_activities = max(1, section["maxConcurrentActivityFunctions"])
-    hub = TaskHub(store, hub_name(config.host_options.extensions), functions, run, max_activities)
+    hub = TaskHub(store, name, functions, run, activities)
     system_key = rpc_token = None
     if keys is not None:
         master = keys.master_key()
