@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,9 +10,9 @@ import pytest
 
 from funchost.durable.api import DurableApi, derived_key, redact_rpc_secret
 from funchost.durable.hub import DurableFunctions, TaskHub, hub_name, max_activities
-from funchost.durable.store import DurableStore
+from funchost.durable.store import DurableStore, WorkItem
 from funchost.errors import ConfigError
-from funchost.indexing.spec import FunctionSpec
+from funchost.indexing.spec import BindingSpec, FunctionSpec
 from funchost.invocation.invoker import InvocationResult, TriggerEvent
 
 
@@ -83,3 +84,35 @@ def test_task_hub_name_comes_from_host_json_or_the_site_name() -> None:
     with pytest.raises(ConfigError, match="maxConcurrentActivityFunctions must be a whole"):
         max_activities({"maxConcurrentActivityFunctions": 0})
     assert max_activities({"maxconcurrentactivityfunctions": 3}) == 3
+
+
+def test_a_running_activity_keeps_its_work_item_from_other_processes(tmp_path: Path) -> None:
+    store = DurableStore(tmp_path / "durable.sqlite3", lease_seconds=0.3)
+    other = DurableStore(tmp_path / "durable.sqlite3", lease_seconds=0.3)
+    seen: list[list[WorkItem]] = []
+
+    async def slow(spec: FunctionSpec, event: TriggerEvent) -> InvocationResult:
+        for _ in range(4):
+            await asyncio.sleep(0.25)
+            seen.append(other.claim_work("Hub", 10))
+        return InvocationResult("id", succeeded=True)
+
+    activity = FunctionSpec(
+        "slow",
+        str(tmp_path),
+        "function_app.py",
+        "slow",
+        BindingSpec("work", "activityTrigger", "in"),
+        (),
+        callable=lambda work: None,
+    )
+    hub = TaskHub(store, "Hub", DurableFunctions({}, {"slow": activity}), slow)
+    store.checkpoint("Hub", "i", [], [], [(0, "slow", "null")], "Running", None, None, "now")
+    (item,) = store.claim_work("Hub", 10)
+    try:
+        asyncio.run(hub.run_activity(item))
+    finally:
+        store.close()
+        other.close()
+    # A second after the claim, three lease lengths, no other process could take it.
+    assert seen == [[], [], [], []]

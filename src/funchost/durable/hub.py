@@ -413,7 +413,13 @@ class TaskHub:
                 Details=None,
             )
         else:
-            result = await self.run(spec, TriggerEvent(meta.Datum(item.input or "null", "string")))
+            renewing = asyncio.get_running_loop().create_task(self._renew(item))
+            try:
+                result = await self.run(
+                    spec, TriggerEvent(meta.Datum(item.input or "null", "string"))
+                )
+            finally:
+                renewing.cancel()
             if result.succeeded:
                 value = _value_text(result)
                 event = h.event(
@@ -437,6 +443,13 @@ class TaskHub:
                 )
         self.store.finish_work(self.name, item, event)
         self.worker.wake.set()
+
+    async def _renew(self, item: WorkItem) -> None:
+        """Keep a running activity's work item leased, so that another process takes it only
+        when this one is gone (a lease outlives its holder by at most `lease_seconds`)."""
+        while True:
+            await asyncio.sleep(self.store.lease_seconds / 3)
+            self.store.renew_work(item.n)
 
 
 class HubWorker(BackgroundListener):

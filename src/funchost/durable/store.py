@@ -434,6 +434,11 @@ class DurableStore:
         until = now + self.lease_seconds
         return [WorkItem(*row) for row in rows if self._lease(update, (until, row[0], now))]
 
+    def renew_work(self, n: int) -> None:
+        self._write(
+            [("UPDATE work SET lease = ? WHERE n = ?", (time.time() + self.lease_seconds, n))]
+        )
+
     def finish_work(self, hub: str, item: WorkItem, event: dict[str, Any]) -> None:
         """An activity's result, delivered to its instance in the same transaction that removes
         the work item (nothing when the instance has ended or was replaced meanwhile)."""
