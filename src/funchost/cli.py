@@ -11,6 +11,7 @@ from typing import Any
 
 from funchost import scaffold
 from funchost.config import DEVELOPMENT, PRODUCTION, HostConfig, load_config
+from funchost.durable import commands as _durable
 from funchost.errors import ConfigError
 from funchost.packaging import commands as _pack
 from funchost.publishing import client as _publish
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     scaffold.add_commands(commands)
     _pack.add_commands(commands)
     _publish.add_commands(commands)
+    _durable.add_commands(commands)
 
     start = commands.add_parser("start", help="run the development host (like 'func start')")
     start.add_argument("app_dir", nargs="?", default=".")
@@ -331,6 +333,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _pack.run(args)
         if args.command in _publish.COMMANDS:
             return _publish.run(args)
+        if args.command in _durable.COMMANDS:
+            return _durable.run(args)
     except ConfigError as exc:
         print(f"funchost: error: {exc}", file=sys.stderr)
         return 2

@@ -4,6 +4,7 @@ statuses the real extension gives. One host per app for the module, to keep it f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -16,7 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import APPS, RunningHost, StartHost, free_port, launch, write_app
+from tests.conftest import (
+    APPS,
+    RunningHost,
+    StartHost,
+    free_port,
+    launch,
+    run_cli,
+    write_app,
+)
 
 TERMINAL = {"Completed", "Failed", "Terminated"}
 
@@ -440,3 +449,32 @@ def test_a_client_only_app_gets_the_extensions_error_for_an_unknown_orchestrator
         "The function 'elsewhere' doesn't exist, is disabled, or is not an orchestrator "
         "function. Additional info: No orchestrator functions are currently registered!",
     )
+
+
+def test_the_durable_command_lists_raises_to_and_purges_a_running_hosts_instances(
+    start_host: StartHost, host_env: dict[str, str]
+) -> None:
+    host = start_host(APPS / "durable_v2")
+    urls = start(host, "approval")
+    wait(urls, {"Running"} | TERMINAL)
+    app = ["--app", str(APPS / "durable_v2")]
+    listed = run_cli("durable", "list", *app, env=host_env)
+    assert listed.returncode == 0, listed.stderr
+    assert f"{urls['id']}\tapproval\tRunning\t" in listed.stdout
+    raised = run_cli(
+        "durable", "raise", urls["id"], "Approval", '"from the cli"', *app, env=host_env
+    )
+    assert raised.returncode == 0, raised.stderr
+    # The host picks the event up at its next look at the store.
+    assert wait(urls)["output"]["decision"] == "from the cli"
+    history = json.loads(run_cli("durable", "history", urls["id"], *app, env=host_env).stdout)
+    assert "EventRaised" in [e["EventType"] for e in history]
+    status = json.loads(run_cli("durable", "status", urls["id"], *app, env=host_env).stdout)
+    assert status["runtimeStatus"] == "Completed"
+    ended = run_cli("durable", "terminate", urls["id"], *app, env=host_env)
+    assert (ended.returncode, ended.stderr.strip()) == (
+        2,
+        f"funchost: error: instance '{urls['id']}' has ended (Completed)",
+    )
+    assert run_cli("durable", "purge", urls["id"], *app, env=host_env).returncode == 0
+    assert httpx.get(urls["statusQueryGetUri"]).status_code == 404

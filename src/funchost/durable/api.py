@@ -298,7 +298,7 @@ class DurableApi:
             if end < len(rows):
                 headers.append((b"x-ms-continuation-token", str(end).encode()))
             rows = rows[start:end]
-        return _json(200, [_status_body(row, show_input) for row in rows], headers)
+        return _json(200, [status_body(row, show_input) for row in rows], headers)
 
     def purge_instances(self, query: Mapping[str, str]) -> ApiAnswer:
         created_from, created_to, statuses, _ = self._filters(query)
@@ -319,7 +319,7 @@ class DurableApi:
         if row is None:
             return ApiAnswer(404, [])
         show_input = _flag(query, "showinput", True)
-        body = _status_body(row, show_input)
+        body = status_body(row, show_input)
         if _flag(query, "showhistory", False):
             body["historyEvents"] = h.history_events(
                 self.hub.store.history(self.hub.name, instance_id),
@@ -334,7 +334,7 @@ class DurableApi:
         return _json(200, body)
 
 
-def _status_body(row: InstanceRow, show_input: bool) -> dict[str, Any]:
+def status_body(row: InstanceRow, show_input: bool) -> dict[str, Any]:
     return {
         "name": row.name,
         "instanceId": row.id,
