@@ -264,6 +264,32 @@ def test_a_retried_sub_orchestration_starts_a_new_child_after_a_failure(
     assert (status["runtimeStatus"], status["output"]) == ("Completed", 2)
 
 
+def test_an_entity_runs_operations_from_orchestrations_and_clients_in_order(
+    v2: RunningHost,
+) -> None:
+    status = wait(start(v2, "count_with_entity", '"orders"'))
+    assert status["runtimeStatus"] == "Completed", status
+    assert status["output"]["value"] == 7  # the signal (5), then the call (2)
+    assert "the counter refuses" in status["output"]["error"]
+    read = v2.client.get("/api/entity/orders").json()
+    assert read == {"exists": True, "state": 7}
+    for amount in (1, 2, 3):
+        assert v2.client.post(f"/api/entity/orders?amount={amount}").status_code == 202
+    deadline = time.monotonic() + 10
+    while v2.client.get("/api/entity/orders").json()["state"] != 13:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # The webhook: state, a signal with a JSON body, and delete.
+    base = "/runtime/webhooks/durabletask/entities/counter"
+    assert v2.client.get(f"{base}/orders").json() == 13
+    assert v2.client.get(f"{base}/nobody").status_code == 404
+    assert v2.client.delete(f"{base}/orders").status_code == 202
+    while v2.client.get(f"{base}/orders").status_code != 404:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert v2.client.get("/api/entity/orders").json() == {"exists": False, "state": None}
+
+
 def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
     status = wait(start(v2, "with_http"))
     assert status["runtimeStatus"] == "Failed"
@@ -365,7 +391,18 @@ def test_management_api_rejects_bad_requests_with_the_extensions_answers(
     send = urls["sendEventPostUri"].replace("{eventName}", "Approval")
     text = httpx.post(send, content=b"yes", headers={"content-type": "text/plain"})
     assert text.json() == {"Message": "Only application/json request content is supported"}
-    assert c.get(f"{base}/entities/counter/one").status_code == 501
+    assert c.get(f"{base}/instances/x/rewind").status_code == 404  # a POST route
+    rewind = c.post(f"{base}/instances/{urls['id']}/rewind")
+    assert rewind.json() == {
+        "Message": "funchost does not support Durable the rewind operation yet."
+    }
+    bad_signal = c.post(
+        f"{base}/entities/counter/k?op=add",
+        content=b"{oops",
+        headers={"content-type": "application/json"},
+    )
+    assert bad_signal.status_code == 400
+    assert bad_signal.json()["Message"].startswith("Could not parse JSON content: ")
     # The host is still serving.
     assert httpx.post(send, json="ok").status_code == 202
     assert wait(urls)["runtimeStatus"] == "Completed"
@@ -399,6 +436,13 @@ def test_serve_needs_a_key_for_the_management_api_and_hands_it_out_in_the_urls(
     log = host.output()
     assert "/runtime/webhooks/durabletask/rpc/[hidden]/orchestrators/fan_out_fan_in" in log
     assert re.search(r"/rpc/[0-9a-f]{64}", log) is None
+
+
+def test_v1_entity_made_with_entity_create_keeps_its_state_between_calls(
+    v1: RunningHost,
+) -> None:
+    status = wait(start(v1, "CountOnce", "null"))
+    assert (status["runtimeStatus"], status["output"]) == ("Completed", 7)
 
 
 def test_an_orchestrator_answering_garbage_fails_its_instance_in_one_line(v1: RunningHost) -> None:

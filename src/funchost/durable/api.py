@@ -24,7 +24,7 @@ from urllib.parse import parse_qsl, quote
 import dateutil.parser
 
 from funchost.durable import history as h
-from funchost.durable.hub import InstanceIdError, TaskHub, check_instance_id
+from funchost.durable.hub import InstanceIdError, TaskHub, check_instance_id, entity_id
 from funchost.durable.store import TERMINAL, InstanceRow
 
 PREFIX = "/runtime/webhooks/durabletask"  # lower case: requests are matched so
@@ -227,7 +227,7 @@ class DurableApi:
                     )
                 new_id = None if _flag(query, "restartwithnewinstanceid", True) else instance_id
                 return self._started(row.name, new_id, row.input, base)
-            if operation in ("rewind",):
+            if operation == "rewind" and method == "POST":
                 return self.not_built(f"the {operation.lower()} operation")
             return ApiAnswer(404, [])
         if len(parts) == 1 and parts[0].lower() == "instances":
@@ -237,8 +237,44 @@ class DurableApi:
                 return self.purge_instances(query)
             return ApiAnswer(404, [])
         if parts and parts[0].lower() == "entities":
-            return self.not_built("entities")
+            if len(parts) == 3:
+                return self.entity(method, parts[1], parts[2], query, headers, body)
+            return self.not_built("listing entities")
         return ApiAnswer(404, [])
+
+    def entity(
+        self,
+        method: str,
+        name: str,
+        key: str,
+        query: Mapping[str, str],
+        headers: Mapping[str, str],
+        body: bytes,
+    ) -> ApiAnswer:
+        """`GET /entities/{name}/{key}` (its state) and `POST` (a signal; `op`, the body as
+        its input) or `DELETE` (the `delete` signal). Key `$` is the empty key."""
+        key = "" if key == "$" else key
+        if method == "GET":
+            state = self.hub.store.entity_state(self.hub.name, entity_id(name, key))
+            if state is None:
+                return ApiAnswer(404, [])
+            return ApiAnswer(200, [JSON_TYPE], state.encode())
+        if method not in ("POST", "DELETE"):
+            return ApiAnswer(404, [])
+        operation = query.get("op", "") if method == "POST" else "delete"
+        text: str | None = None
+        if body:
+            content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+            raw = body.decode("utf-8", "replace")
+            if content_type == "application/json":
+                try:
+                    text = json.dumps(json.loads(raw))
+                except ValueError as exc:
+                    return _message(400, f"Could not parse JSON content: {exc}")
+            else:
+                text = json.dumps(raw)
+        self.hub.signal_entity(name, key, operation, text)
+        return ApiAnswer(202, [])
 
     @staticmethod
     def not_built(what: str) -> ApiAnswer:

@@ -1,14 +1,12 @@
 """The durable binding types as host binding kinds (spec §1).
 
-Orchestration and activity triggers have no listener of their own: the host's one `TaskHub`
-feeds them. The durable client input (`durableClient`, and Durable 1.x's `orchestrationClient`)
-reads as the client binding's JSON string. Entities are not built yet: a function with an
-`entityTrigger` fails to load with a line saying so.
+Orchestration, activity and entity triggers have no listener of their own: the host's one
+`TaskHub` feeds them. The durable client input (`durableClient`, and Durable 1.x's
+`orchestrationClient`) reads as the client binding's JSON string.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from azure.functions import meta
@@ -17,10 +15,6 @@ from funchost.bindings.kinds import BindingKind
 from funchost.bindings.runtime import BindingRuntime
 from funchost.indexing.spec import BindingSpec, ParamSpec
 from funchost.invocation.invoker import TriggerEvent
-
-ENTITIES_NOT_BUILT = (
-    "funchost does not support Durable entities (entityTrigger, df.Entity.create) yet"
-)
 
 
 class DurableTriggerKind(BindingKind):
@@ -43,14 +37,7 @@ class DurableClientKind(BindingKind):
         return meta.Datum(api.client_binding(), "string")
 
 
-class EntityTriggerKind(BindingKind):
-    uses_storage = False
-
-    def check(self, binding: BindingSpec, settings: Mapping[str, str]) -> None:
-        raise ValueError(ENTITIES_NOT_BUILT)
-
-
 ORCHESTRATION = DurableTriggerKind()
 ACTIVITY = DurableTriggerKind()
 CLIENT = DurableClientKind()
-ENTITY = EntityTriggerKind()
+ENTITY = DurableTriggerKind()

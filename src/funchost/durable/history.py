@@ -26,6 +26,7 @@ ORCHESTRATOR_STARTED = 12
 EXECUTION_SUSPENDED = 19
 EXECUTION_RESUMED = 20
 ORCHESTRATOR_COMPLETED = 13
+EVENT_SENT = 14
 EVENT_RAISED = 15
 
 EVENT_NAMES = {
@@ -42,6 +43,7 @@ EVENT_NAMES = {
     11: "TimerFired",
     12: "OrchestratorStarted",
     13: "OrchestratorCompleted",
+    14: "EventSent",
     15: "EventRaised",
     19: "ExecutionSuspended",
     20: "ExecutionResumed",

@@ -18,7 +18,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from azure.functions import meta
@@ -116,21 +116,24 @@ def _value_text(result: InvocationResult) -> Any:
 
 @dataclass(frozen=True)
 class DurableFunctions:
-    """An app's orchestrators and activities, by lower-cased registered name."""
+    """An app's orchestrators, activities and entities, by lower-cased registered name."""
 
     orchestrators: dict[str, FunctionSpec]
     activities: dict[str, FunctionSpec]
+    entities: dict[str, FunctionSpec] = field(default_factory=dict)
 
     @classmethod
     def of(cls, specs: list[FunctionSpec]) -> DurableFunctions:
-        orchestrators, activities = {}, {}
+        orchestrators, activities, entities = {}, {}, {}
         for spec in specs:
             kind = spec.trigger.type.lower()
             if kind == "orchestrationtrigger":
                 orchestrators[str(spec.trigger.get("orchestration") or spec.name).lower()] = spec
             elif kind == "activitytrigger":
                 activities[str(spec.trigger.get("activity") or spec.name).lower()] = spec
-        return cls(orchestrators, activities)
+            elif kind == "entitytrigger":
+                entities[str(spec.trigger.get("entityName") or spec.name).lower()] = spec
+        return cls(orchestrators, activities, entities)
 
 
 class TaskHub:
@@ -345,9 +348,11 @@ class TaskHub:
             outcome.timers,
         )
         self._start_children(instance_id, outcome)
+        for entity_id, op in outcome.entity_ops:
+            self.store.signal_entity(self.name, entity_id, op)
         if outcome.status in TERMINAL:
             self._report_to_parent(instance_id, outcome.status, outcome.output)
-        if outcome.work or outcome.timers:
+        if outcome.work or outcome.timers or outcome.entity_ops:
             self.worker.wake.set()
 
     @staticmethod
@@ -399,6 +404,62 @@ class TaskHub:
             self.name, instance_id, consumed, events, [], status, output, custom, h.timestamp()
         )
         self._report_to_parent(instance_id, status, output)
+
+    # -- entities
+
+    def signal_entity(self, name: str, key: str, operation: str, input_text: str | None) -> None:
+        """A client's signal: the operation queued, nobody waiting for its result."""
+        op = {
+            "name": operation,
+            "input": input_text,
+            "isSignal": True,
+            "parent": None,
+            "requestId": uuid.uuid4().hex,
+        }
+        self.store.signal_entity(self.name, entity_id(name, key), op)
+        self.worker.wake.set()
+
+    async def run_entity_batch(self, entity: str) -> None:
+        """Run an entity's queued operations as one batch, in order (spec §3.2), and answer
+        the orchestrations that called them."""
+        ops = self.store.entity_ops(self.name, entity, ENTITY_BATCH)
+        if not ops:
+            self.store.release_entity(self.name, entity)
+            return
+        _, name, key = entity.split("@", 2)
+        state = self.store.entity_state(self.name, entity)
+        spec = self.functions.entities.get(name)
+        results: list[tuple[bool, str]]
+        if spec is None:
+            error = json.dumps(f"The entity function '{name}' is not in this app.")
+            results = [(True, error)] * len(ops)
+        else:
+            context = {
+                "self": {"name": name, "key": key},
+                "exists": state is not None,
+                "state": state,
+                "batch": [
+                    {"name": op["name"], "input": op["input"], "isSignal": op["isSignal"]}
+                    for _, op in ops
+                ],
+            }
+            result = await self.run(spec, TriggerEvent(meta.Datum(json.dumps(context), "string")))
+            state, results = _entity_answer(result, state, len(ops))
+        deliveries = []
+        for (_, op), (is_error, text) in zip(ops, results, strict=True):
+            if op["isSignal"] or not op.get("parent"):
+                continue
+            response: dict[str, Any] = {"result": text}
+            if is_error:
+                response["exceptionType"] = "Exception"
+            deliveries.append(
+                (
+                    str(op["parent"]),
+                    h.event(h.EVENT_RAISED, Name=op["requestId"], Input=json.dumps(response)),
+                )
+            )
+        self.store.entity_checkpoint(self.name, entity, [n for n, _ in ops], state, deliveries)
+        self.worker.wake.set()
 
     # -- activities
 
@@ -452,6 +513,52 @@ class TaskHub:
             self.store.renew_work(item.n)
 
 
+ENTITY_BATCH = 50
+
+
+def entity_id(name: str, key: str) -> str:
+    """The scheduler id of an entity: names are case-insensitive, keys are not."""
+    return f"@{name.lower()}@{key}"
+
+
+def _entity_answer(
+    result: InvocationResult, state: str | None, count: int
+) -> tuple[str | None, list[tuple[bool, str]]]:
+    """The state after a batch and each operation's (is error, result text); a batch whose
+    function failed, or answered garbage, leaves the state and fails every operation."""
+    if not result.succeeded:
+        message = str(result.error).splitlines()[0] if result.error else "the function failed"
+        return state, [(True, json.dumps(message))] * count
+    value = _value_text(result)
+    try:
+        answer = json.loads(value) if isinstance(value, (str, bytes)) else value
+        exists = bool(answer["entityExists"])
+        new_state = answer.get("entityState") if exists else None
+        results = [(bool(r["isError"]), str(r["result"])) for r in answer["results"]]
+    except (ValueError, KeyError, TypeError):
+        error = json.dumps("the entity's answer is not an entity state (df.Entity.create?)")
+        return state, [(True, error)] * count
+    if len(results) != count:
+        error = json.dumps("the entity answered a different number of operations")
+        return state, [(True, error)] * count
+    return new_state, results
+
+
+async def _guarded(
+    work: Callable[[str], Awaitable[None]],
+    release: Callable[[str, str], None],
+    hub: str,
+    claimed: str,
+) -> None:
+    """Run an episode or entity batch; one that fails unexpectedly is logged and its lease
+    released, so it is tried again and the others go on."""
+    try:
+        await work(claimed)
+    except Exception:
+        logger.exception("Durable '%s': the work on it failed", claimed)
+        release(hub, claimed)
+
+
 class HubWorker(BackgroundListener):
     def __init__(self, hub: TaskHub) -> None:
         super().__init__()
@@ -468,11 +575,9 @@ class HubWorker(BackgroundListener):
                 if next_timer is not None:
                     pause = min(pause, max(0.0, next_timer - time.time()))
                 for instance_id in hub.store.claim_ready(hub.name, 50):
-                    try:
-                        await hub.run_episode(instance_id)
-                    except Exception:
-                        logger.exception("Durable instance '%s': the episode failed", instance_id)
-                        hub.store.release(hub.name, instance_id)
+                    await _guarded(hub.run_episode, hub.store.release, hub.name, instance_id)
+                for entity in hub.store.claim_entities(hub.name, 50):
+                    await _guarded(hub.run_entity_batch, hub.store.release_entity, hub.name, entity)
                 room = hub.max_activities - len(self._in_flight)
                 if room > 0:
                     for item in hub.store.claim_work(hub.name, room):

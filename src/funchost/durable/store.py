@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS timers (
     n INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, instance TEXT NOT NULL,
     fire_at REAL NOT NULL, event TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS timers_by_time ON timers (hub, fire_at);
+CREATE TABLE IF NOT EXISTS entities (
+    hub TEXT NOT NULL, id TEXT NOT NULL, state TEXT, lease REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (hub, id));
+CREATE TABLE IF NOT EXISTS entity_ops (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, hub TEXT NOT NULL, entity TEXT NOT NULL,
+    op TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS parents (
     hub TEXT NOT NULL, child TEXT NOT NULL, parent TEXT NOT NULL, task_id INTEGER NOT NULL,
     PRIMARY KEY (hub, child));
@@ -226,14 +232,20 @@ class DurableStore:
     # -- episodes
 
     def claim_ready(self, hub: str, limit: int) -> list[str]:
-        """Instances with new events and no live lease, leased to the caller."""
-        now = time.time()
-        rows = self._rows(
+        """Instances with new events, not suspended and with no live lease, leased to the
+        caller."""
+        return self._claim(
             "SELECT DISTINCT i.id FROM inbox b JOIN instances i ON i.hub = b.hub AND i.id = b.id "
             "WHERE b.hub = ? AND i.lease < ? AND i.status != 'Suspended' LIMIT ?",
-            (hub, now, limit),
+            "instances",
+            hub,
+            limit,
         )
-        update = "UPDATE instances SET lease = ? WHERE hub = ? AND id = ? AND lease < ?"
+
+    def _claim(self, select: str, table: str, hub: str, limit: int) -> list[str]:
+        now = time.time()
+        rows = self._rows(select, (hub, now, limit))
+        update = f"UPDATE {table} SET lease = ? WHERE hub = ? AND id = ? AND lease < ?"
         until = now + self.lease_seconds
         return [i for (i,) in rows if self._lease(update, (until, hub, i, now))]
 
@@ -393,6 +405,69 @@ class DurableStore:
                 ),
             ]
         )
+
+    # -- entities: a row per entity that has state or operations; state NULL = not existing
+
+    def signal_entity(self, hub: str, entity_id: str, op: dict[str, Any]) -> None:
+        """Queue an operation for an entity, in arrival order."""
+        self._write(
+            [
+                ("INSERT OR IGNORE INTO entities (hub, id) VALUES (?, ?)", (hub, entity_id)),
+                (
+                    "INSERT INTO entity_ops (hub, entity, op) VALUES (?, ?, ?)",
+                    (hub, entity_id, json.dumps(op)),
+                ),
+            ]
+        )
+
+    def entity_state(self, hub: str, entity_id: str) -> str | None:
+        rows = self._rows("SELECT state FROM entities WHERE hub = ? AND id = ?", (hub, entity_id))
+        return None if not rows else rows[0][0]
+
+    def claim_entities(self, hub: str, limit: int) -> list[str]:
+        """Entities with queued operations and no live lease, leased to the caller."""
+        return self._claim(
+            "SELECT DISTINCT e.id FROM entity_ops o JOIN entities e ON e.hub = o.hub "
+            "AND e.id = o.entity WHERE o.hub = ? AND e.lease < ? LIMIT ?",
+            "entities",
+            hub,
+            limit,
+        )
+
+    def entity_ops(self, hub: str, entity_id: str, limit: int) -> list[tuple[int, dict[str, Any]]]:
+        rows = self._rows(
+            "SELECT n, op FROM entity_ops WHERE hub = ? AND entity = ? ORDER BY n LIMIT ?",
+            (hub, entity_id, limit),
+        )
+        return [(n, json.loads(text)) for n, text in rows]
+
+    def entity_checkpoint(
+        self,
+        hub: str,
+        entity_id: str,
+        consumed: Sequence[int],
+        state: str | None,
+        deliveries: Sequence[tuple[str, dict[str, Any]]],
+    ) -> None:
+        """A batch's outcome at once: the new state (None: deleted), the operations removed,
+        the callers' responses delivered, the lease released."""
+        statements: list[tuple[str, Sequence[Any]]] = [
+            ("DELETE FROM entity_ops WHERE n = ?", (n,)) for n in consumed
+        ]
+        statements += [
+            ("INSERT INTO inbox (hub, id, event) VALUES (?, ?, ?)", (hub, target, json.dumps(e)))
+            for target, e in deliveries
+        ]
+        statements.append(
+            (
+                "UPDATE entities SET state = ?, lease = 0 WHERE hub = ? AND id = ?",
+                (state, hub, entity_id),
+            )
+        )
+        self._write(statements)
+
+    def release_entity(self, hub: str, entity_id: str) -> None:
+        self._write([("UPDATE entities SET lease = 0 WHERE hub = ? AND id = ?", (hub, entity_id))])
 
     # -- timers
 

@@ -265,6 +265,49 @@ def flaky_child(context: df.DurableOrchestrationContext):
     return (yield context.call_activity("flaky", context.get_input()))
 
 
+# Entities: a counter, called and signalled by an orchestration and by clients
+@app.entity_trigger(context_name="context")
+def counter(context: df.DurableEntityContext):
+    value = context.get_state(lambda: 0)
+    operation = context.operation_name
+    if operation == "add":
+        value += context.get_input()
+    elif operation == "get":
+        context.set_result(value)
+    elif operation == "fail":
+        raise ValueError("the counter refuses")
+    elif operation == "delete":
+        context.destruct_on_exit()
+        return
+    context.set_state(value)
+
+
+@app.orchestration_trigger(context_name="context")
+def count_with_entity(context: df.DurableOrchestrationContext):
+    entity = df.EntityId("counter", context.get_input())
+    context.signal_entity(entity, "add", 5)
+    yield context.call_entity(entity, "add", 2)
+    value = yield context.call_entity(entity, "get")
+    try:
+        yield context.call_entity(entity, "fail")
+        error = None
+    except Exception as exc:
+        error = str(exc)
+    return {"value": value, "error": error}
+
+
+@app.route(route="entity/{key}", methods=["POST", "GET"])
+@app.durable_client_input(client_name="client")
+async def http_entity(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    entity = df.EntityId("counter", req.route_params["key"])
+    if req.method == "POST":
+        await client.signal_entity(entity, "add", int(req.params.get("amount", "1")))
+        return func.HttpResponse("signalled", status_code=202)
+    state = await client.read_entity_state(entity)
+    body = {"exists": state.entity_exists, "state": state.entity_state}
+    return func.HttpResponse(json.dumps(body), mimetype="application/json")
+
+
 # call_http is not built in funchost yet: the instance fails saying so
 @app.orchestration_trigger(context_name="context")
 def with_http(context: df.DurableOrchestrationContext):
