@@ -290,11 +290,26 @@ def test_an_entity_runs_operations_from_orchestrations_and_clients_in_order(
     assert v2.client.get("/api/entity/orders").json() == {"exists": False, "state": None}
 
 
+def test_call_http_polls_a_202_location_and_fails_the_task_for_an_unreachable_url(
+    v2: RunningHost,
+) -> None:
+    urls = start(v2, "with_http", json.dumps(f"{v2.base_url}/api/polled/0"))
+    status = wait(urls)
+    assert status["runtimeStatus"] == "Completed", status
+    response = status["output"]["response"]
+    assert (response["statusCode"], json.loads(response["content"])) == (200, {"done": True})
+    assert status["output"]["unreachable"] == "Activity function 'BuiltIn::HttpActivity'"
+    events = httpx.get(urls["statusQueryGetUri"] + "&showHistory=true").json()["historyEvents"]
+    calls = [e for e in events if e.get("FunctionName") == "BuiltIn::HttpActivity"]
+    assert len(calls) == 2  # one task each, the polls inside it
+
+
 def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
-    status = wait(start(v2, "with_http"))
+    status = wait(start(v2, "mixed"))
     assert status["runtimeStatus"] == "Failed"
     assert status["output"] == (
-        "Orchestrator function 'with_http' failed: funchost does not support Durable call_http yet"
+        "Orchestrator function 'mixed' failed: funchost does not support Durable entity calls "
+        "and retries in one orchestration yet"
     )
 
 

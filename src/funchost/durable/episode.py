@@ -28,14 +28,15 @@ CALL_SUB_ORCHESTRATOR_WITH_RETRY = 3
 CONTINUE_AS_NEW = 4
 CREATE_TIMER = 5
 CALL_ENTITY = 7
+CALL_HTTP = 8
 SIGNAL_ENTITY = 9
+HTTP_ACTIVITY = "BuiltIn::HttpActivity"  # the name DTFx schedules durable HTTP calls under
 WAIT_FOR_EXTERNAL_EVENT = 6
 WHEN_ANY = 11
 WHEN_ALL = 12
 
 #: Actions funchost does not run yet, by `actionType`, named as users know them.
 NOT_BUILT = {
-    8: "call_http",
     10: "signal_entity at a scheduled time",
 }
 
@@ -92,6 +93,7 @@ def _number(
         CREATE_TIMER,
         CALL_ENTITY,
         SIGNAL_ENTITY,
+        CALL_HTTP,
     ):
         calls.append((counter[0], action))
         counter[0] += 1
@@ -155,6 +157,12 @@ def apply_answer(
             outcome.continue_input = None if text is None else str(text)
             outcome.status = "ContinuedAsNew"
             continue
+        if action.get("actionType") == CALL_HTTP:
+            action = {
+                "actionType": CALL_ACTIVITY,
+                "functionName": HTTP_ACTIVITY,
+                "input": json.dumps(action.get("httpRequest") or {}),
+            }
         function = str(action.get("functionName") or "")
         is_child = action.get("actionType") == CALL_SUB_ORCHESTRATOR
         expected = h.SUB_ORCHESTRATION_CREATED if is_child else h.TASK_SCHEDULED

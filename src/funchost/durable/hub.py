@@ -26,7 +26,14 @@ from azure.functions import meta
 from funchost.bindings.expressions import resolve_settings
 from funchost.bindings.runtime import BackgroundListener
 from funchost.durable import history as h
-from funchost.durable.episode import EpisodeError, Outcome, apply_answer, failure_state
+from funchost.durable.episode import (
+    HTTP_ACTIVITY,
+    EpisodeError,
+    Outcome,
+    apply_answer,
+    failure_state,
+)
+from funchost.durable.http_calls import call_http
 from funchost.durable.store import TERMINAL, DurableStore, InstanceRow, WorkItem
 from funchost.errors import ConfigError
 from funchost.indexing.spec import FunctionSpec
@@ -465,7 +472,9 @@ class TaskHub:
 
     async def run_activity(self, item: WorkItem) -> None:
         spec = self.functions.activities.get(item.name.lower())
-        if spec is None:
+        if item.name == HTTP_ACTIVITY:
+            event = await call_http(item)
+        elif spec is None:
             event = h.event(
                 h.TASK_FAILED,
                 TaskScheduledId=item.task_id,

@@ -308,8 +308,34 @@ async def http_entity(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return func.HttpResponse(json.dumps(body), mimetype="application/json")
 
 
-# call_http is not built in funchost yet: the instance fails saying so
+# Durable HTTP: a call to a route that answers 202 with a Location twice, then 200
 @app.orchestration_trigger(context_name="context")
 def with_http(context: df.DurableOrchestrationContext):
-    response = yield context.call_http("GET", "http://127.0.0.1:9/")
-    return response.status_code
+    response = yield context.call_http("POST", context.get_input(), {"steps": 2})
+    try:
+        yield context.call_http("GET", "http://127.0.0.1:9/unreachable")
+        unreachable = None
+    except Exception as exc:
+        unreachable = str(exc).split(" failed: ")[0]
+    return {"response": response, "unreachable": unreachable}
+
+
+@app.route(route="polled/{steps:int}", methods=["GET", "POST"])
+def polled(req: func.HttpRequest) -> func.HttpResponse:
+    steps = int(req.route_params["steps"])
+    if req.method == "POST":
+        steps = req.get_json()["steps"]
+    if steps > 0:
+        location = req.url.split("/api/")[0] + f"/api/polled/{steps - 1}"
+        return func.HttpResponse(
+            status_code=202, headers={"Location": location, "Retry-After": "0"}
+        )
+    return func.HttpResponse('{"done": true}', mimetype="application/json")
+
+
+# Entity calls and retries in one orchestration are not built yet: the instance fails saying so
+@app.orchestration_trigger(context_name="context")
+def mixed(context: df.DurableOrchestrationContext):
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=100, max_number_of_attempts=2)
+    yield context.call_entity(df.EntityId("counter", "mixed"), "add", 1)
+    return (yield context.call_activity_with_retry("say_hello", retry, "x"))
