@@ -304,6 +304,21 @@ def test_call_http_polls_a_202_location_and_fails_the_task_for_an_unreachable_ur
     assert len(calls) == 2  # one task each, the polls inside it
 
 
+def test_rewind_runs_a_failed_instances_failed_activities_again(v2: RunningHost) -> None:
+    urls = start(v2, "rewindable")
+    assert wait(urls)["runtimeStatus"] == "Failed"
+    rewind = urls["rewindPostUri"].replace("{text}", "try+again")
+    assert httpx.post(rewind).status_code == 202
+    status = wait(urls)
+    assert (status["runtimeStatus"], status["output"]) == (
+        "Completed",
+        {"greeting": "Hello first!", "attempt": 2},
+    )
+    assert httpx.post(rewind).status_code == 410
+    unknown = "/runtime/webhooks/durabletask/instances/nobody/rewind"
+    assert v2.client.post(unknown).status_code == 404
+
+
 def test_a_durable_feature_not_built_fails_the_instance_naming_it(v2: RunningHost) -> None:
     status = wait(start(v2, "mixed"))
     assert status["runtimeStatus"] == "Failed"
@@ -407,10 +422,8 @@ def test_management_api_rejects_bad_requests_with_the_extensions_answers(
     text = httpx.post(send, content=b"yes", headers={"content-type": "text/plain"})
     assert text.json() == {"Message": "Only application/json request content is supported"}
     assert c.get(f"{base}/instances/x/rewind").status_code == 404  # a POST route
-    rewind = c.post(f"{base}/instances/{urls['id']}/rewind")
-    assert rewind.json() == {
-        "Message": "funchost does not support Durable the rewind operation yet."
-    }
+    # Rewinding a running instance changes nothing (202, as the extension).
+    assert c.post(f"{base}/instances/{urls['id']}/rewind").status_code == 202
     bad_signal = c.post(
         f"{base}/entities/counter/k?op=add",
         content=b"{oops",

@@ -228,7 +228,13 @@ class DurableApi:
                 new_id = None if _flag(query, "restartwithnewinstanceid", True) else instance_id
                 return self._started(row.name, new_id, row.input, base)
             if operation == "rewind" and method == "POST":
-                return self.not_built(f"the {operation.lower()} operation")
+                if row is None:
+                    return ApiAnswer(404, [])
+                if row.status in ("Completed", "Terminated", "Canceled"):
+                    return ApiAnswer(410, [])
+                if row.status == "Failed":
+                    self.hub.rewind(instance_id, query.get("reason"))
+                return ApiAnswer(202, [])
             return ApiAnswer(404, [])
         if len(parts) == 1 and parts[0].lower() == "instances":
             if method == "GET":

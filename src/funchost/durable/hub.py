@@ -258,6 +258,21 @@ class TaskHub:
                     ),
                 )
 
+    def rewind(self, instance_id: str, reason: str | None) -> None:
+        """A failed instance runs on as if its failed activities had not run yet: their
+        failures and the instance's end leave the history, and they are scheduled again."""
+        past = self.store.history(self.name, instance_id)
+        failed = {e["TaskScheduledId"] for e in past if e.get("EventType") == h.TASK_FAILED}
+        kept = [e for e in past if e.get("EventType") not in (h.TASK_FAILED, h.EXECUTION_COMPLETED)]
+        work = [
+            (int(e["EventId"]), str(e.get("Name")), e.get("Input"))
+            for e in past
+            if e.get("EventType") == h.TASK_SCHEDULED and e["EventId"] in failed
+        ]
+        self.store.rewind(self.name, instance_id, kept, work, h.timestamp())
+        logger.info("Durable instance '%s' rewound: %s", instance_id, reason or "")
+        self.worker.wake.set()
+
     def suspend(self, instance_id: str, reason: str | None) -> None:
         self.store.set_suspended(
             self.name,

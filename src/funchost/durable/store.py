@@ -406,6 +406,41 @@ class DurableStore:
             ]
         )
 
+    def rewind(
+        self,
+        hub: str,
+        instance_id: str,
+        history: Sequence[dict[str, Any]],
+        work: Sequence[tuple[int, str, str | None]],
+        updated: str,
+    ) -> None:
+        """Replace a failed instance's history and run the given activities again."""
+        statements: list[tuple[str, Sequence[Any]]] = [
+            ("DELETE FROM history WHERE hub = ? AND id = ?", (hub, instance_id)),
+        ]
+        statements += [
+            (
+                "INSERT INTO history (hub, id, seq, event) VALUES (?, ?, ?, ?)",
+                (hub, instance_id, seq, json.dumps(event)),
+            )
+            for seq, event in enumerate(history)
+        ]
+        statements += [
+            (
+                "INSERT INTO work (hub, instance, task_id, name, input) VALUES (?, ?, ?, ?, ?)",
+                (hub, instance_id, task_id, name, text),
+            )
+            for task_id, name, text in work
+        ]
+        statements.append(
+            (
+                "UPDATE instances SET status = 'Running', output = NULL, updated = ? "
+                "WHERE hub = ? AND id = ?",
+                (updated, hub, instance_id),
+            )
+        )
+        self._write(statements)
+
     # -- entities: a row per entity that has state or operations; state NULL = not existing
 
     def signal_entity(self, hub: str, entity_id: str, op: dict[str, Any]) -> None:

@@ -333,6 +333,14 @@ def polled(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse('{"done": true}', mimetype="application/json")
 
 
+# Rewind: fails the first time; rewound, the failed activity runs again and succeeds
+@app.orchestration_trigger(context_name="context")
+def rewindable(context: df.DurableOrchestrationContext):
+    greeting = yield context.call_activity("say_hello", "first")
+    attempt = yield context.call_activity("flaky", {"key": context.instance_id, "failures": 1})
+    return {"greeting": greeting, "attempt": attempt}
+
+
 # Entity calls and retries in one orchestration are not built yet: the instance fails saying so
 @app.orchestration_trigger(context_name="context")
 def mixed(context: df.DurableOrchestrationContext):
