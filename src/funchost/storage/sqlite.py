@@ -24,6 +24,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -81,6 +82,10 @@ class SqliteStorage(Storage):
         self._following: asyncio.Task[None] | None = None
         self._inline = inline
         self._last_job: Future[Any] | None = None  # the last call handed to the thread
+        # Deletes of messages waiting for the next batch, and the task writing the batches
+        # (delete_message).
+        self._deletes: list[tuple[tuple[str, str, str], asyncio.Future[None]]] = []
+        self._deleting: asyncio.Task[None] | None = None
         # The connection is made on the store's thread, and used there (and, inline, on the
         # event loop while the thread has nothing to do).
         self._executor.submit(self._open).result()
@@ -136,6 +141,8 @@ class SqliteStorage(Storage):
                     callback()
 
     async def close(self) -> None:
+        if self._deleting is not None:  # the deletes already asked for are written first
+            await asyncio.shield(self._deleting)
         following, self._following = self._following, None
         if following is not None:
             following.cancel()
@@ -185,8 +192,44 @@ class SqliteStorage(Storage):
         )
 
     async def delete_message(self, queue: str, message: StoredMessage) -> None:
-        receipt = message.pop_receipt or ""
-        await self._run(lambda db: queues.delete_message(db, queue, message.id, receipt))
+        """Delete `message` once its function is done with it. Deletes made while a batch of
+        them is being written go together in the next batch, one transaction for all: a commit
+        for each message cost more than all of a trigger's other store work (a queue drained
+        at about 5,200 messages a second, its store thread busy deleting half the time)."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._deletes.append(((queue, message.id, message.pop_receipt or ""), done))
+        if self._deleting is None:
+            self._deleting = loop.create_task(self._delete_batches())
+        await done
+
+    async def _delete_batches(self) -> None:
+        batch: list[tuple[tuple[str, str, str], asyncio.Future[None]]] = []
+        try:
+            while self._deletes:
+                batch, self._deletes = self._deletes, []
+                deletes = [delete for delete, _ in batch]
+                try:
+                    outcomes = await self._run(partial(queues.delete_messages, deletes=deletes))
+                except Exception as exc:  # the transaction failed: none of them was deleted
+                    for _, done in batch:
+                        if not done.done():
+                            done.set_exception(exc)
+                    continue
+                for (_, done), outcome in zip(batch, outcomes, strict=True):
+                    if done.done():
+                        continue  # its caller stopped waiting
+                    if outcome is None:
+                        done.set_result(None)
+                    else:
+                        done.set_exception(outcome)
+        except asyncio.CancelledError:  # the store closing under them: nobody is left waiting
+            for _, done in (*batch, *self._deletes):
+                done.cancel()
+            self._deletes = []
+            raise
+        finally:
+            self._deleting = None
 
     async def queue_length(self, queue: str) -> int:
         def run(db: sqlite3.Connection) -> int:

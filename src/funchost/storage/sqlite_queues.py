@@ -13,7 +13,7 @@ import json
 import os
 import sqlite3
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from enum import Enum
 
@@ -221,6 +221,23 @@ def delete_message(db: sqlite3.Connection, queue: str, message_id: str, pop_rece
     ).rowcount
     if not deleted:
         raise _missing(db, queue, message_id)
+
+
+def delete_messages(
+    db: sqlite3.Connection, deletes: Sequence[tuple[str, str, str]]
+) -> list[MessageNotFound | None]:
+    """Delete each (queue, message id, pop receipt) in one transaction: for each, None, or why
+    it could not be deleted (the others are deleted all the same)."""
+    outcomes: list[MessageNotFound | None] = []
+    with transaction(db):
+        for queue, message_id, pop_receipt in deletes:
+            try:
+                delete_message(db, queue, message_id, pop_receipt)
+            except MessageNotFound as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+    return outcomes
 
 
 def clear(db: sqlite3.Connection, queue: str) -> None:
